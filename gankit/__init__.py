@@ -1,0 +1,9 @@
+"""gankit: train, evaluate and serve Generative Adversarial Networks."""
+
+from .config import Config, load_config
+from .errors import UserError
+from .model import Model, load
+from .train import Run, train
+
+__version__ = "0.1.0"
+__all__ = ["Config", "load_config", "UserError", "Model", "load", "Run", "train", "__version__"]

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..config import load_config
+from ..errors import UserError
+
+
+def register(sub):
+    p = sub.add_parser("train", help="train a preset or a YAML config; writes a run directory")
+    p.add_argument("target", nargs="?", help="preset name or YAML file (omit with --resume)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. optim.lr_d=1e-4")
+    p.add_argument("--data", help="a bundled set's name, or a folder / .npz / IDX file / CIFAR batches")
+    p.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
+    p.add_argument("--steps", type=int, help="generator steps (overrides train.steps)")
+    p.add_argument("--minutes", type=float, help="wall-clock budget (overrides train.minutes)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def _flag_overrides(args) -> list[str]:
+    pairs = [("data.source", args.data), ("train.steps", args.steps), ("train.minutes", args.minutes),
+             ("train.seed", args.seed), ("train.device", args.device)]
+    out = [f"{key}={value}" for key, value in pairs if value is not None]
+    if args.minutes is not None and args.steps is None:
+        out.append("train.steps=0")  # --minutes alone: the clock is the budget
+    return out
+
+
+def run(args) -> int:
+    from ..train.loop import resume, train
+
+    progress = False if args.quiet else None
+    if args.resume:
+        if args.target:
+            raise UserError("--resume takes a run directory; do not also give a preset or config")
+        result = resume(args.resume, progress=progress, steps=args.steps, minutes=args.minutes)
+    else:
+        if not args.target:
+            raise UserError("train needs a preset name or a YAML config (see 'gankit presets')")
+        if args.data is not None and "=" in args.data:
+            raise UserError(f"--data '{args.data}' looks like an override; put KEY=VALUE after the preset")
+        cfg = load_config(args.target, args.overrides + _flag_overrides(args))
+        out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        result = train(cfg, out, progress=progress)
+    grids = sorted((result.dir / "samples").glob("*.png"))
+    print(f"trained {result.step} steps; run directory: {result.dir}")
+    if grids:
+        print(f"latest sample grid: {grids[-1]}")
+    print(f"sample more: gankit sample {result.dir} -n 64 --out samples.png")
+    return 0

@@ -1,0 +1,257 @@
+"""Typed configuration: dataclasses, preset loading, dotted overrides and validation.
+
+A config is built in three layers: the dataclass defaults, a preset (or the user's YAML file), and
+`KEY=VALUE` overrides. Every layer goes through the same checks, so a typo or a wrong type is a
+`UserError` naming the key, never a silent default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import UserError
+
+
+@dataclass
+class DataConfig:
+    source: str = "mnist"  # a bundled set's name, or a path to a folder / .npz / IDX file
+    resolution: int = 28  # images are resized to resolution x resolution
+    channels: int = 1  # 1 = grayscale, 3 = RGB
+    limit: int = 0  # keep only the first N examples (0 = all)
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "dcgan"  # mlp | dcgan
+    z_dim: int = 100
+    g_width: int = 64  # DCGAN: channels of G's last hidden layer; MLP: units of each hidden layer
+    d_width: int = 64
+    g_layers: int = 2  # MLP only: hidden layers
+    d_layers: int = 2
+    maxout_pieces: int = 5  # MLP discriminator: maxout units as in Goodfellow et al. 2014
+    dropout: float = 0.0  # MLP discriminator dropout
+
+
+@dataclass
+class OptimConfig:
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas_g: tuple[float, float] = (0.5, 0.999)
+    betas_d: tuple[float, float] = (0.5, 0.999)
+    d_steps: int = 1  # discriminator updates per generator update
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # generator updates; the run stops at whichever of steps/minutes comes first
+    minutes: float = 0.0  # wall-clock budget (0 = none)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    grid_size: int = 64  # samples in each progress grid (fixed latent batch)
+
+
+@dataclass
+class Config:
+    name: str = "custom"
+    description: str = ""
+    recipe: str = "gan"
+    loss: str = "nonsat"  # nonsat | minimax | wasserstein | hinge | lsgan
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(dataclasses.asdict(self))
+
+
+CHOICES = {
+    "recipe": ("gan",),
+    "loss": ("nonsat", "minimax", "wasserstein", "hinge", "lsgan"),
+    "model.arch": ("mlp", "dcgan"),
+    "data.channels": (1, 3),
+    "train.device": ("auto", "cpu", "cuda"),
+}
+POSITIVE = (
+    "data.resolution", "model.z_dim", "model.g_width", "model.d_width", "model.g_layers",
+    "model.d_layers", "model.maxout_pieces", "optim.batch_size", "optim.lr_g", "optim.lr_d",
+    "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
+    "train.grid_size",
+)
+NON_NEGATIVE = ("data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout")
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    """Convert a YAML value to the declared field type, or raise a UserError naming the key."""
+    origin = typing.get_origin(kind)
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind in (int, str, bool) and type(value) is kind:
+        return value
+    if origin is tuple and isinstance(value, (list, tuple)):
+        args = typing.get_args(kind)
+        if len(value) == len(args):
+            return tuple(_coerce(v, a, key) for v, a in zip(value, args))
+    if origin in (typing.Union, types.UnionType) and value is None and type(None) in typing.get_args(kind):
+        return None
+    name = getattr(kind, "__name__", str(kind))
+    raise UserError(f"config key '{key}': expected {name}, got {value!r}")
+
+
+def _apply(obj: Any, values: dict[str, Any], prefix: str = "") -> None:
+    if not isinstance(values, dict):
+        raise UserError(f"config key '{prefix.rstrip('.') or '<root>'}': expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(type(obj))
+    for key, value in values.items():
+        full = prefix + str(key)
+        if key not in hints:
+            raise UserError(f"unknown config key '{full}'{_suggest(full)}")
+        if dataclasses.is_dataclass(hints[key]):
+            _apply(getattr(obj, key), value, full + ".")
+        else:
+            setattr(obj, key, _coerce(value, hints[key], full))
+
+
+def all_keys(obj: Any | None = None, prefix: str = "") -> list[str]:
+    obj = Config() if obj is None else obj
+    keys = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            keys += all_keys(value, prefix + f.name + ".")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def _suggest(key: str) -> str:
+    keys = all_keys()
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.5)
+    if not close:  # the right leaf name under the wrong section: 'lr_d' -> 'optim.lr_d'
+        leaf = key.rsplit(".", 1)[-1]
+        close = [k for k in keys if k.rsplit(".", 1)[-1] == leaf]
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _get(cfg: Config, key: str) -> Any:
+    value: Any = cfg
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def validate(cfg: Config) -> Config:
+    for key, allowed in CHOICES.items():
+        if _get(cfg, key) not in allowed:
+            raise UserError(f"config key '{key}': {_get(cfg, key)!r} is not one of {', '.join(map(str, allowed))}")
+    for key in POSITIVE:
+        if not _get(cfg, key) > 0:
+            raise UserError(f"config key '{key}': must be positive, got {_get(cfg, key)!r}")
+    for key in NON_NEGATIVE:
+        if _get(cfg, key) < 0:
+            raise UserError(f"config key '{key}': must not be negative, got {_get(cfg, key)!r}")
+    for key in ("optim.betas_g", "optim.betas_d"):
+        if not all(0.0 <= b < 1.0 for b in _get(cfg, key)):
+            raise UserError(f"config key '{key}': each beta must lie in [0, 1), got {list(_get(cfg, key))}")
+    if cfg.train.steps == 0 and cfg.train.minutes == 0:
+        raise UserError("config: set train.steps or train.minutes, or training would never stop")
+    if cfg.model.arch == "dcgan" and (cfg.data.resolution < 8 or cfg.data.resolution % 2):
+        raise UserError(f"config key 'data.resolution': DCGAN needs an even resolution of at least 8, got {cfg.data.resolution}")
+    return cfg
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("gankit.presets").iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UserError(f"{source}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise UserError(f"{source}: expected a mapping of config keys, got {type(values).__name__}")
+    return values
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    if "=" not in item:
+        raise UserError(f"override '{item}' is not KEY=VALUE (e.g. optim.lr_d=1e-4)")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def _nest(key: str, value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    cur = out
+    parts = key.split(".")
+    for part in parts[:-1]:
+        cur = cur.setdefault(part, {})
+    cur[parts[-1]] = value
+    return out
+
+
+def from_dict(values: dict[str, Any], source: str = "config") -> Config:
+    cfg = Config()
+    try:
+        _apply(cfg, values)
+    except UserError as exc:
+        raise UserError(f"{source}: {exc}") from None
+    return validate(cfg)
+
+
+def load_config(name_or_path: str, overrides: list[str] = ()) -> Config:
+    """A preset name or a YAML file, then `KEY=VALUE` overrides applied in order."""
+    path = Path(name_or_path)
+    if name_or_path in preset_names():
+        text = resources.files("gankit.presets").joinpath(name_or_path + ".yaml").read_text()
+        source = f"preset '{name_or_path}'"
+    elif path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise UserError(f"config file '{path}' does not exist")
+        text, source = path.read_text(), str(path)
+    else:
+        close = difflib.get_close_matches(name_or_path, preset_names(), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else " (see 'gankit presets')"
+        raise UserError(f"'{name_or_path}' is neither a preset nor a YAML file{hint}")
+    cfg = Config()
+    try:
+        _apply(cfg, _read_yaml(text, source))
+    except UserError as exc:
+        raise UserError(f"{source}: {exc}") from None
+    for item in overrides:
+        _apply(cfg, _nest(*parse_override(item)))
+    return validate(cfg)
+
+
+def dump_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,7 @@
+"""Data sources. Everything becomes one in-memory `Dataset`: images scaled to [-1, 1] as float32
+(N, C, H, W), labels as int64 (N,) where known."""
+
+from .dataset import Dataset
+from .load import BUNDLED, load_dataset
+
+__all__ = ["Dataset", "BUNDLED", "load_dataset"]

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Dataset:
+    """Training data held in memory. `x` is (N, C, H, W) in [-1, 1] for images, (N, D) for points."""
+
+    x: torch.Tensor
+    labels: torch.Tensor | None
+    num_classes: int
+    name: str
+
+    @property
+    def is_images(self) -> bool:
+        return self.x.dim() == 4
+
+    def __len__(self) -> int:
+        return self.x.shape[0]

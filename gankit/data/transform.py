@@ -1,0 +1,65 @@
+"""Bring any image array to the recipe's resolution, channel count and [-1, 1] range."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import UserError
+
+# ITU-R BT.601 luma, the weights PIL uses for RGB -> L.
+_LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+
+
+def scale_to_unit(array: np.ndarray, source: str) -> np.ndarray:
+    """uint8 0..255, or floats in [0, 1], [-1, 1] or [0, 255], to float32 in [0, 1]."""
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if not np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_:
+        raise UserError(f"{source}: image values must be numbers, got dtype {array.dtype}")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise UserError(f"{source}: image values contain NaN or infinity")
+    lo, hi = float(array.min()), float(array.max())
+    if lo >= 0.0 and hi <= 1.0:
+        return array
+    if lo >= -1.0 and hi <= 1.0:
+        return (array + 1.0) / 2.0
+    if lo >= 0.0 and hi <= 255.0:
+        return array / 255.0
+    raise UserError(f"{source}: image values span [{lo:g}, {hi:g}]; expected uint8, [0, 1], [-1, 1] or [0, 255]")
+
+
+def to_nchw(array: np.ndarray, source: str) -> np.ndarray:
+    """(N, H, W), (N, H, W, C) or (N, C, H, W) with C in 1, 3, 4 -> (N, C, H, W)."""
+    if array.ndim == 3:
+        return array[:, None]
+    if array.ndim == 4:
+        if array.shape[-1] in (1, 3, 4):
+            return array.transpose(0, 3, 1, 2)
+        if array.shape[1] in (1, 3, 4):
+            return array
+    raise UserError(f"{source}: expected images shaped (N, H, W) or (N, H, W, C) with C in 1, 3, 4; got {array.shape}")
+
+
+def fit_images(images: torch.Tensor, resolution: int, channels: int) -> torch.Tensor:
+    """(N, C, H, W) floats in [0, 1] -> (N, channels, resolution, resolution) in [-1, 1]."""
+    if images.shape[1] == 4:  # RGBA: composite onto black, the background MNIST-like data use
+        images = images[:, :3] * images[:, 3:4]
+    if images.shape[1] == 3 and channels == 1:
+        images = (images * _LUMA).sum(1, keepdim=True)
+    elif images.shape[1] == 1 and channels == 3:
+        images = images.expand(-1, 3, -1, -1)
+    if images.shape[-2:] != (resolution, resolution):
+        out = []
+        for chunk in images.split(2048):  # bounded memory for large sets
+            out.append(F.interpolate(chunk, size=(resolution, resolution), mode="bilinear",
+                                     antialias=True, align_corners=False))
+        images = torch.cat(out).clamp_(0.0, 1.0)
+    return (images * 2.0 - 1.0).contiguous()
+
+
+def array_to_tensor(array: np.ndarray, source: str, resolution: int, channels: int) -> torch.Tensor:
+    unit = scale_to_unit(to_nchw(np.asarray(array), source), source)
+    return fit_images(torch.from_numpy(np.ascontiguousarray(unit)), resolution, channels)

@@ -1,0 +1,55 @@
+"""DCGAN (Radford et al. 2015): strided (transposed) convolutions, batch norm except at G's output
+and D's input, ReLU in G, LeakyReLU(0.2) in D, tanh output.
+
+Nets are sized from the resolution: the feature map starts at `base` = resolution halved while it
+stays an even number above 7 (28 -> 7, 32 -> 4, 64 -> 4), and each stage doubles it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+def stages(resolution: int) -> tuple[int, int]:
+    """(base size, number of x2 stages) with base * 2**n == resolution."""
+    base, n = resolution, 0
+    while base > 7 and base % 2 == 0:
+        base, n = base // 2, n + 1
+    if n == 0:
+        raise ValueError(f"resolution {resolution} cannot be reached by doubling a small base")
+    return base, n
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, z_dim: int, resolution: int, channels: int, width: int = 64):
+        super().__init__()
+        base, n = stages(resolution)
+        self.z_dim = z_dim
+        ch = width * 2 ** (n - 1)
+        layers: list[nn.Module] = [  # project z to a base x base map: a transposed conv on 1x1
+            nn.ConvTranspose2d(z_dim, ch, base, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        for _ in range(n - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], -1, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, resolution: int, channels: int, width: int = 64):
+        super().__init__()
+        base, n = stages(resolution)
+        ch = width
+        layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]  # no BN at the input
+        for _ in range(n - 1):
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            ch *= 2
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Conv2d(ch, 1, base, 1, 0)  # one logit from the base x base map
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).flatten()

@@ -1,0 +1,55 @@
+"""The fully connected nets of Goodfellow et al. 2014: a ReLU generator and a maxout discriminator."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+
+class Maxout(nn.Module):
+    """max over `pieces` affine maps (Goodfellow et al. 2013): Linear(in, units * pieces), then max."""
+
+    def __init__(self, in_features: int, units: int, pieces: int):
+        super().__init__()
+        self.units, self.pieces = units, pieces
+        self.linear = nn.Linear(in_features, units * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).view(x.shape[0], self.units, self.pieces).amax(-1)
+
+
+class MLPGenerator(nn.Module):
+    def __init__(self, z_dim: int, out_shape: tuple[int, ...], width: int, layers: int, tanh: bool = True):
+        super().__init__()
+        self.z_dim, self.out_shape = z_dim, tuple(out_shape)
+        blocks, n_in = [], z_dim
+        for _ in range(layers):
+            blocks += [nn.Linear(n_in, width), nn.ReLU(inplace=True)]
+            n_in = width
+        blocks.append(nn.Linear(n_in, math.prod(out_shape)))
+        if tanh:  # images live in [-1, 1]; toy points are unbounded
+            blocks.append(nn.Tanh())
+        self.net = nn.Sequential(*blocks)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(z.shape[0], *self.out_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """Maxout hidden layers with dropout; returns one logit per sample."""
+
+    def __init__(self, in_shape: tuple[int, ...], width: int, layers: int, pieces: int = 5, dropout: float = 0.0):
+        super().__init__()
+        blocks, n_in = [], math.prod(in_shape)
+        for _ in range(layers):
+            blocks.append(Maxout(n_in, width, pieces))
+            if dropout > 0:
+                blocks.append(nn.Dropout(dropout))
+            n_in = width
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Linear(n_in, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x.flatten(1))).squeeze(1)

@@ -1,0 +1,69 @@
+"""Adversarial losses as pure functions of discriminator logits.
+
+`d_loss(real_logits, fake_logits)` is what D descends, `g_loss(fake_logits)` what G descends.
+Everything is written on logits with softplus, never log(sigmoid(.)), so that a confident D
+gives finite losses and useful gradients: log D(x) = -softplus(-l), log(1 - D(x)) = -softplus(l).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+Tensor = torch.Tensor
+
+
+def d_loss_bce(real: Tensor, fake: Tensor) -> Tensor:
+    """-E[log D(x)] - E[log(1 - D(G(z)))]: D ascends V(D, G) (Goodfellow et al. 2014)."""
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def g_loss_minimax(fake: Tensor) -> Tensor:
+    """E[log(1 - D(G(z)))], the original minimax objective G descends (saturates early on)."""
+    return -F.softplus(fake).mean()
+
+
+def g_loss_nonsat(fake: Tensor) -> Tensor:
+    """-E[log D(G(z))]: the non-saturating loss, G ascends log D(G(z))."""
+    return F.softplus(-fake).mean()
+
+
+def d_loss_wasserstein(real: Tensor, fake: Tensor) -> Tensor:
+    """The critic maximises E[f(x)] - E[f(G(z))] (Arjovsky et al. 2017)."""
+    return fake.mean() - real.mean()
+
+
+def g_loss_wasserstein(fake: Tensor) -> Tensor:
+    return -fake.mean()
+
+
+def d_loss_hinge(real: Tensor, fake: Tensor) -> Tensor:
+    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))] (Lim & Ye 2017; Miyato et al. 2018)."""
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def d_loss_lsgan(real: Tensor, fake: Tensor) -> Tensor:
+    """1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2] (Mao et al. 2017, a=0, b=1)."""
+    return 0.5 * ((real - 1.0) ** 2).mean() + 0.5 * (fake**2).mean()
+
+
+def g_loss_lsgan(fake: Tensor) -> Tensor:
+    """1/2 E[(D(G(z)) - 1)^2] (c=1)."""
+    return 0.5 * ((fake - 1.0) ** 2).mean()
+
+
+class Loss(NamedTuple):
+    d: Callable[[Tensor, Tensor], Tensor]
+    g: Callable[[Tensor], Tensor]
+    probabilities: bool  # True when sigmoid(logit) is D's probability that the input is real
+
+
+LOSSES: dict[str, Loss] = {
+    "nonsat": Loss(d_loss_bce, g_loss_nonsat, True),
+    "minimax": Loss(d_loss_bce, g_loss_minimax, True),
+    "wasserstein": Loss(d_loss_wasserstein, g_loss_wasserstein, False),
+    "hinge": Loss(d_loss_hinge, g_loss_wasserstein, False),  # G's hinge loss is -E[D(G(z))]
+    "lsgan": Loss(d_loss_lsgan, g_loss_lsgan, False),
+}

@@ -1,0 +1,17 @@
+"""Recipes: one per GAN family. A recipe says what a discriminator step and a generator step
+compute; the training loop owns everything else (optimisers, alternation, logging, checkpoints)."""
+
+from __future__ import annotations
+
+from ..config import Config
+from ..data import Dataset
+from .gan import GANRecipe
+
+RECIPES = {"gan": GANRecipe}
+
+
+def build_recipe(cfg: Config, data: Dataset):
+    return RECIPES[cfg.recipe](cfg, data)
+
+
+__all__ = ["RECIPES", "build_recipe", "GANRecipe"]

@@ -1,0 +1,3 @@
+from .loop import Run, Trainer, train
+
+__all__ = ["Run", "Trainer", "train"]
