@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 from ..config import load_config
 from ..errors import UserError
 
@@ -45,8 +42,7 @@ def run(args) -> int:
         if args.data is not None and "=" in args.data:
             raise UserError(f"--data '{args.data}' looks like an override; put KEY=VALUE after the preset")
         cfg = load_config(args.target, args.overrides + _flag_overrides(args))
-        out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        result = train(cfg, out, progress=progress)
+        result = train(cfg, args.out, progress=progress)
     grids = sorted((result.dir / "samples").glob("*.png"))
     print(f"trained {result.step} steps; run directory: {result.dir}")
     if grids:

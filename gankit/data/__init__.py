@@ -2,6 +2,6 @@
 (N, C, H, W), labels as int64 (N,) where known."""
 
 from .dataset import Dataset
-from .load import BUNDLED, load_dataset
+from .load import BUNDLED, BUNDLED_POINTS, load_dataset
 
-__all__ = ["Dataset", "BUNDLED", "load_dataset"]
+__all__ = ["Dataset", "BUNDLED", "BUNDLED_POINTS", "load_dataset"]

@@ -12,6 +12,7 @@ from ..config import DataConfig
 from ..errors import UserError
 from . import files
 from .dataset import Dataset
+from .toy import MIXTURES, toy_points
 from .transform import array_to_tensor
 
 
@@ -43,6 +44,15 @@ BUNDLED: dict[str, tuple[Callable[[], tuple[np.ndarray, np.ndarray | None]], str
 }
 
 
+# Bundled point sets (no resizing): name -> one line for the help.
+BUNDLED_POINTS = {
+    "gauss1d": "1-D Gaussian N(4, 0.5^2), as in Goodfellow et al. 2014, figure 1 (100,000 fixed points)",
+    "ring": "8 Gaussians on the unit circle, std 0.01 (PacGAN protocol, 100,000 fixed points)",
+    "grid": "25 Gaussians on a 5x5 grid with spacing 2, std 0.05 (PacGAN protocol, 100,000 fixed points)",
+}
+assert set(BUNDLED_POINTS) == set(MIXTURES)
+
+
 def _read_path(path: Path, cfg: DataConfig):
     if not path.exists():
         raise UserError(f"data '{path}' does not exist (bundled sets: {', '.join(BUNDLED)})")
@@ -61,6 +71,10 @@ def _read_path(path: Path, cfg: DataConfig):
 
 def load_dataset(cfg: DataConfig) -> Dataset:
     source = cfg.source
+    if source in BUNDLED_POINTS:
+        x = torch.from_numpy(toy_points(source))
+        x = x[: cfg.limit] if cfg.limit else x
+        return Dataset(x=x, labels=None, num_classes=0, name=source)
     if source in BUNDLED:
         images, labels = BUNDLED[source][0]()
     else:

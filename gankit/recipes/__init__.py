@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..config import Config
 from ..data import Dataset
-from .gan import GANRecipe
+from .gan import Batch, GANRecipe
 
 RECIPES = {"gan": GANRecipe}
 
@@ -14,4 +14,4 @@ def build_recipe(cfg: Config, data: Dataset):
     return RECIPES[cfg.recipe](cfg, data)
 
 
-__all__ = ["RECIPES", "build_recipe", "GANRecipe"]
+__all__ = ["RECIPES", "build_recipe", "GANRecipe", "Batch"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 
@@ -11,6 +13,17 @@ from ..nets import build_nets
 from ..objectives import LOSSES
 
 Tensor = torch.Tensor
+
+
+@dataclass
+class Batch:
+    """What one D or G step sees: a real batch (with its labels, if any), latents, and the labels
+    the fakes are drawn for (None when unconditional)."""
+
+    real: Tensor
+    labels: Tensor | None
+    z: Tensor
+    fake_labels: Tensor | None
 
 
 class GANRecipe:
@@ -38,17 +51,18 @@ class GANRecipe:
         squash = torch.sigmoid if self.loss.probabilities else (lambda t: t)
         return {"d_real": squash(real.detach()).mean(), "d_fake": squash(fake.detach()).mean()}
 
-    def d_loss(self, real: Tensor, labels: Tensor | None, z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def d_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """D's loss on a real and a fake batch; G is frozen (no graph through it)."""
         with torch.no_grad():
-            fake = self.generate(z, labels)
-        real_logits, fake_logits = self.D(real), self.D(fake)
+            fake = self.generate(batch.z, batch.fake_labels)
+        real_logits, fake_logits = self.D(batch.real), self.D(fake)
         loss = self.loss.d(real_logits, fake_logits)
         return loss, {"loss_d": loss.detach(), **self._d_stats(real_logits, fake_logits)}
 
-    def g_loss(self, z: Tensor, labels: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
-        """G's loss through D; the loop has switched off D's weight gradients."""
-        fake_logits = self.D(self.generate(z, labels))
+    def g_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        """G's loss through D; the loop has switched off D's weight gradients. Recipes that need
+        real data in G's step (SRGAN's content loss, VAE-GAN's encoder) find it in `batch.real`."""
+        fake_logits = self.D(self.generate(batch.z, batch.fake_labels))
         loss = self.loss.g(fake_logits)
         return loss, {"loss_g": loss.detach()}
 

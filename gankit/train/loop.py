@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ..config import Config, dump_yaml, from_dict
 from ..data import load_dataset
 from ..errors import UserError
-from ..recipes import build_recipe
+from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
 from .batches import Batches
 from .checkpoint import (load_checkpoint, pack_optimizer, pack_state, save_checkpoint, unpack_optimizer,
@@ -77,25 +77,27 @@ class Trainer:
         self.step, self.images_seen, self.elapsed = 0, 0, 0.0
 
     # ---- one step -------------------------------------------------------------------------
-    def d_step(self) -> dict[str, torch.Tensor]:
+    def next_batch(self) -> Batch:
         idx = self.batches.next().to(self.device)
-        real = self.x[idx]
-        labels = None if self.labels is None else self.labels[idx]
-        z = self.recipe.sample_z(len(idx), self.noise_gen)
-        loss, stats = self.recipe.d_loss(real, labels, z)
+        n = len(idx)
+        return Batch(real=self.x[idx], labels=None if self.labels is None else self.labels[idx],
+                     z=self.recipe.sample_z(n, self.noise_gen),
+                     fake_labels=self.recipe.sample_labels(n, self.noise_gen))
+
+    def d_step(self) -> dict[str, torch.Tensor]:
+        batch = self.next_batch()
+        loss, stats = self.recipe.d_loss(batch)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
         self.recipe.after_d_step()
-        self.images_seen += len(idx)
+        self.images_seen += len(batch.real)
         return stats
 
     def g_step(self) -> dict[str, torch.Tensor]:
-        n = self.cfg.optim.batch_size
-        z = self.recipe.sample_z(n, self.noise_gen)
-        labels = self.recipe.sample_labels(n, self.noise_gen)
+        batch = self.next_batch()
         _set_requires_grad(self.recipe.D, False)  # G's step needs no gradient for D's weights
-        loss, stats = self.recipe.g_loss(z, labels)
+        loss, stats = self.recipe.g_loss(batch)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
@@ -228,9 +230,13 @@ def _prepare_dir(out: Path) -> None:
         raise UserError(f"run directory '{out}' cannot be written ({exc.strerror})") from None
 
 
-def train(cfg: Config, out: str | Path, progress: bool | None = None) -> Run:
-    """Train `cfg` into the run directory `out`; returns the finished Run."""
-    out = Path(out)
+def default_run_dir(cfg: Config) -> Path:
+    return Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def train(cfg: Config, out: str | Path | None = None, progress: bool | None = None) -> Run:
+    """Train `cfg` into the run directory `out` (default runs/NAME-TIMESTAMP); returns the finished Run."""
+    out = Path(out) if out else default_run_dir(cfg)
     _prepare_dir(out)
     return Trainer(cfg, out, progress).fit()
 
