@@ -61,6 +61,8 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 1000
     grid_size: int = 64  # samples in each progress grid (fixed latent batch)
+    channels_last: bool = True  # NHWC convolutions: +25% on this CPU's oneDNN kernels (gankit bench speed)
+    compile: bool = False  # torch.compile the nets: measured no gain on CPU for the bundled presets
 
 
 @dataclass

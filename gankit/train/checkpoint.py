@@ -89,3 +89,15 @@ def unpack_optimizer(prefix: str, tensors: dict[str, torch.Tensor], groups: list
             pid, name = key[len(prefix) + 1 :].split(".", 1)
             state.setdefault(int(pid), {})[name] = value
     return {"state": state, "param_groups": groups}
+
+
+def load_optimizer(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.Tensor], groups: list[dict]) -> None:
+    """Restore an optimiser; per-parameter state takes its parameter's memory layout, because fused
+    kernels walk state and parameter memory in step (a contiguous moment for a channels-last
+    weight would be applied to the wrong elements)."""
+    opt.load_state_dict(unpack_optimizer(prefix, tensors, groups))
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for key, value in opt.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    opt.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)

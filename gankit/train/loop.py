@@ -23,8 +23,7 @@ from ..errors import UserError
 from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
 from .batches import Batches
-from .checkpoint import (load_checkpoint, pack_optimizer, pack_state, save_checkpoint, unpack_optimizer,
-                         unpack_state)
+from .checkpoint import load_checkpoint, load_optimizer, pack_optimizer, pack_state, save_checkpoint, unpack_state
 from .device import resolve_device
 
 CHECKPOINT_VERSION = 1
@@ -59,15 +58,18 @@ class Trainer:
         if cfg.optim.batch_size > len(self.data):
             raise UserError(f"config key 'optim.batch_size': {cfg.optim.batch_size} exceeds the "
                             f"{len(self.data)} examples in data '{cfg.data.source}'")
-        self.x = self.data.x.to(self.device)
+        layout = torch.channels_last if cfg.train.channels_last and self.data.is_images else torch.contiguous_format
+        self.x = self.data.x.to(self.device).contiguous(memory_format=layout)
         self.labels = None if self.data.labels is None else self.data.labels.to(self.device)
         self.recipe = build_recipe(cfg, self.data)
         for module in self.recipe.modules().values():
-            module.to(self.device)
+            module.to(self.device, memory_format=layout)
+            if cfg.train.compile:
+                module.compile()  # in place: state_dict keys stay those of the plain module
         o = cfg.optim
-        fused = self.device.type == "cuda"
-        self.opt_g = torch.optim.Adam(self.recipe.G.parameters(), lr=o.lr_g, betas=o.betas_g, foreach=not fused, fused=fused or None)
-        self.opt_d = torch.optim.Adam(self.recipe.D.parameters(), lr=o.lr_d, betas=o.betas_d, foreach=not fused, fused=fused or None)
+        # Fused Adam: one kernel for all parameters, on CPU as on CUDA.
+        self.opt_g = torch.optim.Adam(self.recipe.G.parameters(), lr=o.lr_g, betas=o.betas_g, fused=True)
+        self.opt_d = torch.optim.Adam(self.recipe.D.parameters(), lr=o.lr_d, betas=o.betas_d, fused=True)
         self.data_gen = torch.Generator().manual_seed(cfg.train.seed)
         self.noise_gen = torch.Generator(self.device).manual_seed(cfg.train.seed + 1)
         self.batches = Batches(len(self.data), o.batch_size, self.data_gen)
@@ -205,8 +207,8 @@ class Trainer:
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         for name, module in self.recipe.modules().items():
             module.load_state_dict(unpack_state(name, tensors))
-        self.opt_g.load_state_dict(unpack_optimizer("opt_g", tensors, meta["opt_g_groups"]))
-        self.opt_d.load_state_dict(unpack_optimizer("opt_d", tensors, meta["opt_d_groups"]))
+        load_optimizer(self.opt_g, "opt_g", tensors, meta["opt_g_groups"])
+        load_optimizer(self.opt_d, "opt_d", tensors, meta["opt_d_groups"])
         torch.set_rng_state(tensors["rng.torch"])
         self.data_gen.set_state(tensors["rng.data"])
         self.noise_gen.set_state(tensors["rng.noise"])

@@ -1,0 +1,134 @@
+"""`gankit bench speed`: gankit's training loop against a minimal plain-PyTorch loop on the same nets.
+
+Both loops run in one process, interleaved repeat by repeat after a warm-up, so that the machine's
+state (clock, caches, other load) affects both alike. Reported per preset: images/s of each loop
+(real images through D per second), their ratio, GFLOP per iteration counted by PyTorch's flop
+counter (forward and backward of every op), the fraction of the measured matmul peak, peak memory.
+"""
+
+from __future__ import annotations
+
+import copy
+import resource
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..config import Config, load_config
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak_gflops(device: torch.device, n: int = 2048, reps: int = 10) -> float:
+    """The best float32 matrix-multiply rate over `reps` products of two n x n matrices."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best = float("inf")
+    for _ in range(reps + 2):
+        _sync(device)
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+class ReferenceLoop:
+    """The textbook loop (pytorch/examples dcgan/main.py): BCE on logits, Adam with default settings,
+    one fake batch per iteration reused for G's step, D's weight gradients computed and discarded."""
+
+    def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, x: torch.Tensor):
+        self.G, self.D, self.x, self.cfg = G, D, x, cfg
+        o = cfg.optim
+        self.opt_g = torch.optim.Adam(G.parameters(), lr=o.lr_g, betas=o.betas_g)
+        self.opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=o.betas_d)
+        self.bce = nn.BCEWithLogitsLoss()
+        n, dev = o.batch_size, x.device
+        self.ones, self.zeros = torch.ones(n, device=dev), torch.zeros(n, device=dev)
+
+    def train_step(self) -> None:
+        n, dev = self.cfg.optim.batch_size, self.x.device
+        for _ in range(self.cfg.optim.d_steps):
+            real = self.x[torch.randint(len(self.x), (n,), device=dev)]
+            fake = self.G(torch.randn(n, self.cfg.model.z_dim, device=dev))
+            self.opt_d.zero_grad()
+            loss_d = self.bce(self.D(real), self.ones) + self.bce(self.D(fake.detach()), self.zeros)
+            loss_d.backward()
+            self.opt_d.step()
+        self.opt_g.zero_grad()
+        self.bce(self.D(fake), self.ones).backward()
+        self.opt_g.step()
+
+
+@dataclass
+class SpeedRow:
+    preset: str
+    gankit_ips: float
+    reference_ips: float
+    gflop_per_iter: float
+    peak_fraction: float
+    peak_mem_mib: float
+
+    @property
+    def ratio(self) -> float:
+        return self.gankit_ips / self.reference_ips
+
+
+def count_gflop(step, device: torch.device) -> float:
+    with FlopCounterMode(display=False) as counter:
+        step()
+    _sync(device)
+    return counter.get_total_flops() / 1e9
+
+
+def _peak_mem_mib(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS (Linux: KiB)
+
+
+def bench_preset(name: str, device: torch.device, iters: int, repeats: int, peak: float,
+                 overrides: list[str] = ()) -> SpeedRow:
+    from ..train.loop import Trainer
+
+    cfg = load_config(name, [f"train.device={device.type}", *overrides])
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(cfg, Path(tmp), progress=False)
+        G, D = trainer.recipe.G, trainer.recipe.D
+        reference = ReferenceLoop(cfg, copy.deepcopy(G), copy.deepcopy(D), trainer.x)
+        # Count on the reference copies (plain modules) so that compilation does not hide ops.
+        gflop = count_gflop(reference.train_step, device)
+        loops = {"gankit": trainer.train_step, "reference": reference.train_step}
+        for step in loops.values():  # warm-up: allocator, autotuning, compilation
+            for _ in range(max(3, iters // 4)):
+                step()
+        times: dict[str, list[float]] = {k: [] for k in loops}
+        for _ in range(repeats):
+            for key, step in loops.items():
+                _sync(device)
+                t0 = time.perf_counter()
+                for _ in range(iters):
+                    step()
+                _sync(device)
+                times[key].append((time.perf_counter() - t0) / iters)
+    images = cfg.optim.batch_size * cfg.optim.d_steps
+    per_iter = {k: statistics.median(v) for k, v in times.items()}
+    return SpeedRow(name, images / per_iter["gankit"], images / per_iter["reference"], gflop,
+                    gflop / per_iter["gankit"] / peak, _peak_mem_mib(device))
+
+
+def format_table(rows: list[SpeedRow], peak: float, device: torch.device) -> str:
+    head = f"{'preset':<16}{'gankit img/s':>14}{'ref img/s':>12}{'ratio':>8}{'GFLOP/it':>10}{'% peak':>8}{'peak MiB':>10}"
+    lines = [f"device: {device} ({torch.get_num_threads()} threads); measured fp32 matmul peak {peak:.1f} GFLOP/s", head]
+    for r in rows:
+        lines.append(f"{r.preset:<16}{r.gankit_ips:>14.1f}{r.reference_ips:>12.1f}{r.ratio:>8.2f}"
+                     f"{r.gflop_per_iter:>10.3f}{100 * r.peak_fraction:>7.1f}%{r.peak_mem_mib:>10.0f}")
+    return "\n".join(lines)
