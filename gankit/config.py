@@ -64,6 +64,11 @@ class TrainConfig:
 
 
 @dataclass
+class DistConfig:
+    sync_bn: bool = False  # torchrun with several processes: batch norm statistics over the global batch
+
+
+@dataclass
 class Config:
     name: str = "custom"
     description: str = ""
@@ -73,6 +78,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    dist: DistConfig = field(default_factory=DistConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
