@@ -111,6 +111,11 @@ def _to_plain(value: Any) -> Any:
 def _coerce(value: Any, kind: Any, key: str) -> Any:
     """Convert a YAML value to the declared field type, or raise a UserError naming the key."""
     origin = typing.get_origin(kind)
+    if kind is float and isinstance(value, str):  # YAML 1.1 reads '1e-4' (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if kind in (int, str, bool) and type(value) is kind:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import sys
 import time
@@ -314,16 +315,13 @@ class Trainer:
         self.step, self.images_seen, self.elapsed = meta["step"], meta["images_seen"], meta["elapsed"]
 
 
-def _prepare_dir(out: Path) -> None:
+def _check_run_dir(out: Path) -> None:
+    """Refuse a directory that holds a run or cannot be written, before anything is created."""
     if (out / "checkpoints").exists() or (out / "metrics.jsonl").exists():
         raise UserError(f"run directory '{out}' already holds a run: resume it with --resume, or pick another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"run directory '{out}' cannot be written ({exc.strerror})") from None
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"run directory '{out}' cannot be written ('{existing}' is not a writable folder)")
 
 
 def default_run_dir(cfg: Config) -> Path:
@@ -333,8 +331,8 @@ def default_run_dir(cfg: Config) -> Path:
 def train(cfg: Config, out: str | Path | None = None, progress: bool | None = None) -> Run:
     """Train `cfg` into the run directory `out` (default runs/NAME-TIMESTAMP); returns the finished Run."""
     out = Path(out) if out else default_run_dir(cfg)
-    _prepare_dir(out)
-    return Trainer(cfg, out, progress).fit()
+    _check_run_dir(out)
+    return Trainer(cfg, out, progress).fit()  # the folder is created only once set-up has succeeded
 
 
 def resume(run_dir: str | Path, progress: bool | None = None, steps: int | None = None,
