@@ -76,6 +76,9 @@ def wrap(module: torch.nn.Module, ctx: Dist, device: torch.device, sync_bn: bool
     if not ctx.enabled or not any(p.requires_grad for p in module.parameters()):
         return module
     if sync_bn:
+        if device.type != "cuda":  # PyTorch's SyncBatchNorm has CUDA kernels only
+            raise UserError("config key 'dist.sync_bn': SyncBatchNorm needs CUDA devices (NCCL); "
+                            "on the CPU use a critic without batch norm or dist.sync_bn=false")
         module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
     return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
 
