@@ -69,6 +69,12 @@ class DistConfig:
 
 
 @dataclass
+class GuardConfig:
+    rollbacks: int = 0  # on a non-finite loss: times to go back to the last good checkpoint (0 = stop)
+    lr_factor: float = 0.5  # ... multiplying every learning rate by this each time
+
+
+@dataclass
 class Config:
     name: str = "custom"
     description: str = ""
@@ -79,6 +85,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     dist: DistConfig = field(default_factory=DistConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
@@ -97,7 +104,7 @@ POSITIVE = (
     "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.grid_size",
 )
-NON_NEGATIVE = ("data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout")
+NON_NEGATIVE = ("data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks")
 
 
 def _to_plain(value: Any) -> Any:
@@ -185,6 +192,8 @@ def validate(cfg: Config) -> Config:
     for key in ("optim.betas_g", "optim.betas_d"):
         if not all(0.0 <= b < 1.0 for b in _get(cfg, key)):
             raise UserError(f"config key '{key}': each beta must lie in [0, 1), got {list(_get(cfg, key))}")
+    if not 0.0 < cfg.guard.lr_factor < 1.0:
+        raise UserError(f"config key 'guard.lr_factor': must lie in (0, 1), got {cfg.guard.lr_factor!r}")
     if cfg.train.steps == 0 and cfg.train.minutes == 0:
         raise UserError("config: set train.steps or train.minutes, or training would never stop")
     if cfg.model.arch == "dcgan" and (cfg.data.resolution < 8 or cfg.data.resolution % 2):

@@ -113,6 +113,25 @@ def test_divergence_exit_code_and_message_from_the_cli(tmp_path, monkeypatch, ca
     assert "Traceback" not in err and not (tmp_path / "run" / "checkpoints").exists()
 
 
+def test_rollback_to_the_last_good_checkpoint_with_a_lower_learning_rate(tmp_path, monkeypatch, capsys):
+    calls = {"n": 0}
+    original = GANRecipe.d_loss
+
+    def d_loss(self, batch):  # one transient NaN, at generator step 25
+        calls["n"] += 1
+        loss, stats = original(self, batch)
+        return (loss * float("nan"), {**stats, "loss_d": loss.detach() * float("nan")}) if calls["n"] == 25 else (loss, stats)
+
+    monkeypatch.setattr(GANRecipe, "d_loss", d_loss)
+    run = gankit.train(tiny_cfg("guard.rollbacks=1", "guard.lr_factor=0.25"), tmp_path / "run", progress=False)
+    err = capsys.readouterr().err
+    assert run.step == 40 and "non-finite loss at step 25" in err and "rolled back to" in err and "(step 20)" in err
+    _, meta = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
+    assert meta["opt_g_groups"][0]["lr"] == pytest.approx(2e-4 * 0.25) and meta["config"]["optim"]["lr_d"] == pytest.approx(5e-5)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [7, 14, 21, 28, 35, 40]
+
+
 def test_non_finite_weights_are_never_checkpointed(tmp_path):
     from gankit.train.loop import Trainer
 

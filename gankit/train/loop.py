@@ -27,7 +27,7 @@ from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
 from .batches import Batches
 from . import distributed
-from .checkpoint import (atomic_write_bytes, load_latest, pack_optimizer, pack_state, save_checkpoint, unpack_optimizer,
+from .checkpoint import (atomic_write_bytes, checkpoint_candidates, load_latest, pack_optimizer, pack_state, save_checkpoint, unpack_optimizer,
                          unpack_state)
 from .device import resolve_device
 
@@ -332,7 +332,7 @@ def train(cfg: Config, out: str | Path | None = None, progress: bool | None = No
     """Train `cfg` into the run directory `out` (default runs/NAME-TIMESTAMP); returns the finished Run."""
     out = Path(out) if out else default_run_dir(cfg)
     _check_run_dir(out)
-    return Trainer(cfg, out, progress).fit()  # the folder is created only once set-up has succeeded
+    return fit_guarded(Trainer(cfg, out, progress))  # the folder is created only once set-up has succeeded
 
 
 def resume(run_dir: str | Path, progress: bool | None = None, steps: int | None = None,
@@ -351,7 +351,35 @@ def resume(run_dir: str | Path, progress: bool | None = None, steps: int | None 
     trainer.load_state(tensors, meta)
     if trainer.dist.is_main:
         trim_metrics(run_dir / "metrics.jsonl", meta["step"])
-    return trainer.fit()
+    return fit_guarded(trainer)
+
+
+def fit_guarded(trainer: Trainer) -> Run:
+    """fit(); on divergence, with guard.rollbacks left, go back to the last good checkpoint and go on
+    with every learning rate times guard.lr_factor. Never without a checkpoint: a NaN before the
+    first one would otherwise restart the same run forever."""
+    left = trainer.cfg.guard.rollbacks
+    while True:
+        try:
+            return trainer.fit()
+        except Diverged as exc:
+            folder = trainer.dir / "checkpoints"
+            if left == 0 or not checkpoint_candidates(folder):
+                raise
+            left -= 1
+            ckpt, tensors, meta = load_latest(folder)
+            cfg, factor = trainer.cfg, trainer.cfg.guard.lr_factor
+            cfg.optim.lr_g *= factor
+            cfg.optim.lr_d *= factor
+            trainer = Trainer(cfg, trainer.dir, trainer.progress)
+            trainer.load_state(tensors, meta)
+            for opt in trainer.optimizers().values():
+                for group in opt.param_groups:
+                    group["lr"] *= factor
+            if trainer.dist.is_main:
+                trim_metrics(trainer.dir / "metrics.jsonl", meta["step"])
+                print(f"gankit: warning: {exc}; rolled back to '{ckpt}' (step {meta['step']}) with learning "
+                      f"rates x{factor} (lr_g={cfg.optim.lr_g:.3g}, lr_d={cfg.optim.lr_d:.3g})", file=sys.stderr)
 
 
 def trim_metrics(path: Path, step: int) -> None:
