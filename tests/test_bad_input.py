@@ -114,7 +114,7 @@ def test_output_directory_that_cannot_be_written(tmp_path, model_run, capsys):
 
 def test_resume_of_a_folder_without_a_run(tmp_path, capsys):
     err = _fails(capsys, "train", "--resume", str(tmp_path))
-    assert "cannot resume" in err and "no checkpoints folder" in err
+    assert "cannot resume" in err and "no checkpoint at" in err
 
 
 def test_mixed_modes_and_sizes_with_spaces_and_non_ascii_names_just_work(tmp_path):

@@ -340,7 +340,7 @@ def resume(run_dir: str | Path, progress: bool | None = None, steps: int | None 
     """Continue a run from its last checkpoint; `steps`/`minutes` raise its budget."""
     run_dir = Path(run_dir)
     if not (run_dir / "checkpoints").is_dir():
-        raise UserError(f"cannot resume '{run_dir}': no checkpoints folder in it")
+        raise UserError(f"cannot resume '{run_dir}': no checkpoint at {run_dir / 'checkpoints'}")
     ckpt, tensors, meta = load_latest(run_dir / "checkpoints")
     cfg = from_dict(meta["config"], source=str(ckpt))
     if steps is not None:
