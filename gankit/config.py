@@ -263,9 +263,9 @@ def load_config(name_or_path: str, overrides: list[str] = ()) -> Config:
         close = difflib.get_close_matches(name_or_path, preset_names(), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else " (see 'gankit presets')"
         raise UserError(f"'{name_or_path}' is neither a preset nor a YAML file{hint}")
-    cfg = Config()
+    cfg, values = Config(), _read_yaml(text, source)  # its errors already name the source
     try:
-        _apply(cfg, _read_yaml(text, source))
+        _apply(cfg, values)
     except UserError as exc:
         raise UserError(f"{source}: {exc}") from None
     for item in overrides:

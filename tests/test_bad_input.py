@@ -33,7 +33,7 @@ def test_malformed_yaml(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("optim: {lr_d: 1e-4\nloss: [hinge\n")
     err = _fails(capsys, *_train(tmp_path, str(cfg)))
-    assert "c.yaml" in err and "malformed YAML at line" in err
+    assert err.count("c.yaml") == 1 and "malformed YAML at line 2" in err
     assert not (tmp_path / "out").exists()
 
 
