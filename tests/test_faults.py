@@ -172,3 +172,12 @@ def test_loading_a_malicious_pickle_refuses_and_runs_nothing(tmp_path, kind, cap
     with pytest.raises(UserError, match="every checkpoint .* is unreadable"):
         gankit.load(tmp_path / "run")
     assert not marker.exists() and not (tmp_path / "s.png").exists()
+
+
+def test_trim_metrics_drops_later_records_and_a_line_cut_by_the_kill(tmp_path):
+    from gankit.train.loop import trim_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 7, "loss_d": 1.0}\n{"step": 14, "loss_d": 0.9}\n{"step": 21, "loss_d": 0.8}\n{"step": 2')
+    trim_metrics(path, 14)
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [7, 14]
