@@ -27,8 +27,8 @@ from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
 from .batches import Batches
 from . import distributed
-from .checkpoint import (atomic_write_bytes, checkpoint_candidates, load_latest, pack_optimizer, pack_state, save_checkpoint, unpack_optimizer,
-                         unpack_state)
+from .checkpoint import (atomic_write_bytes, checkpoint_candidates, load_latest, pack_optimizer, pack_state,
+                         save_checkpoint, unpack_optimizer, unpack_state)
 from .device import resolve_device
 
 CHECKPOINT_VERSION = 1
@@ -158,8 +158,9 @@ class Trainer:
                            f"{self._last_good()}; lower optim.lr_d / optim.lr_g and resume or restart")
         if weights:
             for name, module in self.recipe.modules().items():
-                params = [p for p in module.parameters()]
-                if params and self.dist.any(not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()), self.device):
+                params = list(module.parameters())
+                finite = bool(torch.stack([torch.isfinite(p).all() for p in params]).all()) if params else True
+                if self.dist.any(not finite, self.device):
                     raise Diverged(f"training diverged: non-finite weights in {name} at step {self.step}; {self._last_good()}")
 
     def _last_good(self) -> str:
