@@ -66,6 +66,17 @@ class TrainConfig:
 
 
 @dataclass
+class DistConfig:
+    sync_bn: bool = False  # torchrun with several processes: batch norm statistics over the global batch
+
+
+@dataclass
+class GuardConfig:
+    rollbacks: int = 0  # on a non-finite loss: times to go back to the last good checkpoint (0 = stop)
+    lr_factor: float = 0.5  # ... multiplying every learning rate by this each time
+
+
+@dataclass
 class Config:
     name: str = "custom"
     description: str = ""
@@ -75,6 +86,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    dist: DistConfig = field(default_factory=DistConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
@@ -93,7 +106,7 @@ POSITIVE = (
     "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.grid_size",
 )
-NON_NEGATIVE = ("data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout")
+NON_NEGATIVE = ("data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks")
 
 
 def _to_plain(value: Any) -> Any:
@@ -181,6 +194,8 @@ def validate(cfg: Config) -> Config:
     for key in ("optim.betas_g", "optim.betas_d"):
         if not all(0.0 <= b < 1.0 for b in _get(cfg, key)):
             raise UserError(f"config key '{key}': each beta must lie in [0, 1), got {list(_get(cfg, key))}")
+    if not 0.0 < cfg.guard.lr_factor < 1.0:
+        raise UserError(f"config key 'guard.lr_factor': must lie in (0, 1), got {cfg.guard.lr_factor!r}")
     if cfg.train.steps == 0 and cfg.train.minutes == 0:
         raise UserError("config: set train.steps or train.minutes, or training would never stop")
     if cfg.model.arch == "dcgan" and (cfg.data.resolution < 8 or cfg.data.resolution % 2):
@@ -250,9 +265,9 @@ def load_config(name_or_path: str, overrides: list[str] = ()) -> Config:
         close = difflib.get_close_matches(name_or_path, preset_names(), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else " (see 'gankit presets')"
         raise UserError(f"'{name_or_path}' is neither a preset nor a YAML file{hint}")
-    cfg = Config()
+    cfg, values = Config(), _read_yaml(text, source)  # its errors already name the source
     try:
-        _apply(cfg, _read_yaml(text, source))
+        _apply(cfg, values)
     except UserError as exc:
         raise UserError(f"{source}: {exc}") from None
     for item in overrides:

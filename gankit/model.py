@@ -12,7 +12,7 @@ from .data import Dataset
 from .errors import UserError
 from .recipes import build_recipe
 from .report.grid import to_uint8
-from .train.checkpoint import load_checkpoint, unpack_state
+from .train.checkpoint import load_checkpoint, load_latest, unpack_state
 from .train.device import resolve_device
 
 
@@ -77,8 +77,11 @@ class Model:
 
 def load(path: str | Path, device: str = "cpu") -> Model:
     """Load a run directory or a checkpoint file. Never executes code from the file."""
-    ckpt = resolve_checkpoint(path)
-    tensors, meta = load_checkpoint(ckpt)
+    if Path(path).is_dir() and (Path(path) / "checkpoints").is_dir():
+        ckpt, tensors, meta = load_latest(Path(path) / "checkpoints")  # prev if last is corrupt
+    else:
+        ckpt = resolve_checkpoint(path)
+        tensors, meta = load_checkpoint(ckpt)
     cfg = from_dict(meta["config"], source=str(ckpt))
     dev = resolve_device(device)
     shape = tuple(meta["sample_shape"])

@@ -29,7 +29,7 @@ def test_a_short_run_writes_the_whole_run_directory(tmp_path, tiny_cfg):
     assert sorted(p.name for p in (d / "samples").iterdir()) == ["step_000003.png", "step_000006.png"]
     assert Image.open(d / "samples" / "step_000003.png").size == (4 * 30 + 2,) * 2  # 16 samples, 4x4, padded
     assert sorted(p.name for p in (d / "checkpoints").iterdir()) == [
-        "last.safetensors", "step_000003.safetensors", "step_000006.safetensors"]
+        "last.safetensors", "prev.safetensors", "step_000003.safetensors", "step_000006.safetensors"]
     assert (d / "losses.png").stat().st_size > 1000
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 from ..config import load_config
 from ..errors import UserError
 
@@ -43,6 +45,8 @@ def run(args) -> int:
             raise UserError(f"--data '{args.data}' looks like an override; put KEY=VALUE after the preset")
         cfg = load_config(args.target, args.overrides + _flag_overrides(args))
         result = train(cfg, args.out, progress=progress)
+    if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 reports
+        return 0
     grids = sorted((result.dir / "samples").glob("*.png"))
     print(f"trained {result.step} steps; run directory: {result.dir}")
     if grids:

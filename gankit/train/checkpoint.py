@@ -2,13 +2,18 @@
 hyper-parameters as JSON in its metadata. Loading never unpickles, so it cannot run code.
 
 Writes are atomic: a temporary file in the same folder, fsync, rename, fsync of the folder. A
-reader sees the old file or the new one, never half of one.
+reader sees the old file or the new one, never half of one. Each file carries a SHA-256 of its
+tensors (names, dtypes, shapes, bytes) in its metadata, checked on load; a run folder keeps the
+previous good checkpoint (`prev.safetensors`) beside `last.safetensors`, and `load_latest` falls
+back to it (then to the newest periodic one) when the last is missing, truncated or corrupt.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,8 @@ from safetensors.torch import save as st_save
 from ..errors import UserError
 
 META_KEY = "gankit"
+CHECKSUM_KEY = "sha256"
+LAST, PREV = "last.safetensors", "prev.safetensors"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -42,12 +49,33 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """A digest of every tensor's name, dtype, shape and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def checkpoint_bytes(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> bytes:
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write_bytes(path, st_save(tensors, metadata={META_KEY: json.dumps(meta)}))
+    return st_save(tensors, metadata={META_KEY: json.dumps(meta), CHECKSUM_KEY: tensors_sha256(tensors)})
+
+
+def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep_previous: bool = False) -> None:
+    """Atomic write; with `keep_previous` the file it replaces survives as `prev.safetensors`."""
+    path = Path(path)
+    data = checkpoint_bytes(tensors, meta)
+    if keep_previous and path.exists():
+        # Between these two renames only prev exists; `load_latest` falls back to it.
+        os.replace(path, path.with_name(PREV))
+    atomic_write_bytes(path, data)
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and metadata of one checkpoint; a UserError if it is unreadable, truncated or corrupt."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -58,9 +86,40 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
         header_len = int.from_bytes(data[:8], "little")
         header = json.loads(data[8 : 8 + header_len])
         meta = json.loads(header["__metadata__"][META_KEY])
+        checksum = header["__metadata__"].get(CHECKSUM_KEY)
     except (SafetensorError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
         raise UserError(f"checkpoint '{path}': not a gankit checkpoint or corrupt ({exc})") from None
+    if checksum is not None and checksum != tensors_sha256(tensors):
+        raise UserError(f"checkpoint '{path}': corrupt (SHA-256 of its tensors does not match the one stored in it)")
     return tensors, meta
+
+
+def checkpoint_candidates(folder: Path) -> list[Path]:
+    """last, then prev and the periodic ones, newest written first: the order `load_latest` tries."""
+    others = [p for p in (folder / PREV, *folder.glob("step_*.safetensors")) if p.is_file()]
+    others.sort(key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    return [folder / LAST] * (folder / LAST).is_file() + others
+
+
+def load_latest(folder: Path) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:
+    """The newest good checkpoint in a run's checkpoints folder, warning about each bad one skipped."""
+    folder = Path(folder)
+    candidates = checkpoint_candidates(folder)
+    if not candidates:
+        raise UserError(f"no checkpoint in '{folder}'")
+    problems = []
+    if not (folder / LAST).is_file():
+        problems.append(f"'{folder / LAST}' is missing")
+    for path in candidates:
+        try:
+            tensors, meta = load_checkpoint(path)
+        except UserError as exc:
+            problems.append(str(exc))
+            continue
+        if problems:
+            print(f"gankit: warning: {'; '.join(problems)}; using '{path}' (step {meta.get('step')})", file=sys.stderr)
+        return path, tensors, meta
+    raise UserError(f"every checkpoint in '{folder}' is unreadable: {'; '.join(problems)}")
 
 
 def pack_state(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -7,23 +7,28 @@ owns the optimisers, the budget, logging, sample grids and checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
 from ..config import Config, dump_yaml, from_dict
 from ..data import load_dataset
-from ..errors import UserError
+from ..errors import Diverged, UserError
 from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
 from .batches import Batches
-from .checkpoint import load_checkpoint, load_optimizer, pack_optimizer, pack_state, save_checkpoint, unpack_state
+from . import distributed
+from .checkpoint import (atomic_write_bytes, checkpoint_candidates, load_latest, load_optimizer, pack_optimizer,
+                         pack_state, save_checkpoint, unpack_state)
 from .device import resolve_device
 
 CHECKPOINT_VERSION = 1
@@ -51,7 +56,7 @@ def _set_requires_grad(module: torch.nn.Module, flag: bool) -> None:
 class Trainer:
     def __init__(self, cfg: Config, run_dir: Path, progress: bool | None = None):
         self.cfg, self.dir = cfg, Path(run_dir)
-        self.device = resolve_device(cfg.train.device)
+        self.dist, self.device = distributed.setup(resolve_device(cfg.train.device), cfg.optim.batch_size)
         self.progress = sys.stderr.isatty() if progress is None else progress
         torch.manual_seed(cfg.train.seed)  # network initialisation
         self.data = load_dataset(cfg.data)
@@ -66,6 +71,9 @@ class Trainer:
             module.to(self.device, memory_format=layout)
             if cfg.train.compile:
                 module.compile()  # in place: state_dict keys stay those of the plain module
+        if self.dist.enabled:  # DDP around G and D; state is saved unwrapped, so N ranks resume on M
+            self.recipe.G = distributed.wrap(self.recipe.G, self.dist, self.device, cfg.dist.sync_bn)
+            self.recipe.D = distributed.wrap(self.recipe.D, self.dist, self.device, cfg.dist.sync_bn)
         o = cfg.optim
         # Fused Adam: one kernel for all parameters, on CPU as on CUDA.
         self.opt_g = torch.optim.Adam(self.recipe.G.parameters(), lr=o.lr_g, betas=o.betas_g, fused=True)
@@ -78,14 +86,30 @@ class Trainer:
         self.fixed_z = self.recipe.sample_z(cfg.train.grid_size, grid_gen)
         self.fixed_labels = self.recipe.sample_labels(cfg.train.grid_size, grid_gen)
         self.step, self.images_seen, self.elapsed = 0, 0, 0.0
+        # The open log window (loss sums since the last record) is checkpointed too, so a resumed
+        # run writes the very records an uninterrupted one would.
+        self.sums: dict[str, torch.Tensor] = {}
+        self.window_step = 0
+        self.saved_step = -1
+        # Divergence watch, kept on the device so it costs no sync: the first step whose loss was
+        # non-finite (-1: none yet) and the losses at that step.
+        self.bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
+        self.bad_losses: dict[str, torch.Tensor] = {}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Every optimiser whose state a checkpoint holds."""
+        return {"opt_g": self.opt_g, "opt_d": self.opt_d}
 
     # ---- one step -------------------------------------------------------------------------
     def next_batch(self) -> Batch:
+        """This rank's shard of the next global batch (every rank draws the whole batch's indices
+        and latents from the same streams, so the streams stay in step whatever the world size)."""
         idx = self.batches.next().to(self.device)
-        n = len(idx)
+        n, shard = len(idx), self.dist.shard
+        idx = shard(idx)
         return Batch(real=self.x[idx], labels=None if self.labels is None else self.labels[idx],
-                     z=self.recipe.sample_z(n, self.noise_gen),
-                     fake_labels=self.recipe.sample_labels(n, self.noise_gen))
+                     z=shard(self.recipe.sample_z(n, self.noise_gen)),
+                     fake_labels=shard(self.recipe.sample_labels(n, self.noise_gen)))
 
     def d_step(self) -> dict[str, torch.Tensor]:
         batch = self.next_batch()
@@ -94,13 +118,15 @@ class Trainer:
         loss.backward()
         self.opt_d.step()
         self.recipe.after_d_step()
-        self.images_seen += len(batch.real)
+        self.images_seen += len(batch.real) * self.dist.world
         return stats
 
     def g_step(self) -> dict[str, torch.Tensor]:
         batch = self.next_batch()
         _set_requires_grad(self.recipe.D, False)  # G's step needs no gradient for D's weights
-        loss, stats = self.recipe.g_loss(batch)
+        no_sync = getattr(self.recipe.D, "no_sync", None)  # DDP: D's reducer must not wait for grads here
+        with no_sync() if no_sync else contextlib.nullcontext():
+            loss, stats = self.recipe.g_loss(batch)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
@@ -113,49 +139,96 @@ class Trainer:
             stats.update(self.d_step())
         stats.update(self.g_step())
         self.step += 1
+        self._watch(stats)
         return stats
+
+    def _watch(self, stats: dict[str, torch.Tensor]) -> None:
+        """Record, on the device, the first step whose losses are not all finite (no sync)."""
+        losses = {k: v for k, v in stats.items() if k.startswith("loss")}
+        bad = ~torch.isfinite(torch.stack(list(losses.values()))).all()
+        first = bad & (self.bad_step < 0)
+        self.bad_step = torch.where(first, self.step, self.bad_step)
+        for k, v in losses.items():
+            self.bad_losses[k] = torch.where(first, v, self.bad_losses.get(k, v))
+
+    def check_finite(self, weights: bool = False) -> None:
+        """Stop on a non-finite loss (or, with `weights`, a non-finite weight) before anything more
+        is written: the last checkpoint stays the last good one. One sync; ranks agree."""
+        bad_step = int(self.bad_step.item())
+        if self.dist.any(bad_step >= 0, self.device):
+            losses = ", ".join(f"{k}={v.item():.4g}" for k, v in self.bad_losses.items())
+            raise Diverged(f"training diverged: non-finite loss at step {bad_step} ({losses}); "
+                           f"{self._last_good()}; lower optim.lr_d / optim.lr_g and resume or restart")
+        if weights:
+            for name, module in self.recipe.modules().items():
+                params = list(module.parameters())
+                finite = bool(torch.stack([torch.isfinite(p).all() for p in params]).all()) if params else True
+                if self.dist.any(not finite, self.device):
+                    raise Diverged(f"training diverged: non-finite weights in {name} at step {self.step}; {self._last_good()}")
+
+    def _last_good(self) -> str:
+        last = self.dir / "checkpoints" / "last.safetensors"
+        return f"the last good checkpoint '{last}' is intact" if last.exists() else "no checkpoint was written"
 
     # ---- the loop -------------------------------------------------------------------------
     def fit(self) -> Run:
         t = self.cfg.train
-        self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "config.yaml").write_text(dump_yaml(self.cfg))
+        main = self.dist.is_main  # only rank 0 writes
+        if main:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            (self.dir / "config.yaml").write_text(dump_yaml(self.cfg))
         start = time.monotonic() - self.elapsed
         budget_s = t.minutes * 60 if t.minutes else float("inf")
         max_steps = t.steps or None
-        sums: dict[str, torch.Tensor] = {}
-        window = (time.monotonic(), self.images_seen, 0)
-        bar = tqdm(total=max_steps, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True)
+        sums = self.sums
+        window = (time.monotonic(), self.images_seen, self.window_step)
+        # On the CPU a check each step is free; on CUDA it would sync every step, so it waits for
+        # the log step's sync (the watch still names the exact step) and always precedes a save.
+        check_every = 1 if self.device.type == "cpu" else t.log_every
+        bar = tqdm(total=max_steps, initial=self.step, disable=not (self.progress and main), unit="step", dynamic_ncols=True)
         try:
-            while (max_steps is None or self.step < max_steps) and time.monotonic() - start < budget_s:
+            while (max_steps is None or self.step < max_steps) and not self._out_of_time(start, budget_s):
                 for key, value in self.train_step().items():
                     sums[key] = sums[key] + value if key in sums else value.clone()
                 bar.update(1)
+                if self.step % check_every == 0 or self.step % t.checkpoint_every == 0:
+                    self.check_finite()
                 if self.step % t.log_every == 0:
                     record = self._log(sums, self.step - window[2], window, start)
                     bar.set_postfix({k: f"{record[k]:.3g}" for k in ("loss_d", "loss_g") if k in record})
                     sums, window = {}, (time.monotonic(), self.images_seen, self.step)
-                if self.step % t.sample_every == 0:
+                    self.sums, self.window_step = sums, self.step
+                if self.step % t.sample_every == 0 and main:
                     self.save_grid()
                 if self.step % t.checkpoint_every == 0:
                     self.elapsed = time.monotonic() - start
                     self.save(periodic=True)
         finally:
             bar.close()
+        self.check_finite()
         if sums:
             self._log(sums, self.step - window[2], window, start)
+            self.sums, self.window_step = {}, self.step
         self.elapsed = time.monotonic() - start
-        if self.step % t.sample_every:
+        if self.step % t.sample_every and main:
             self.save_grid()
         self.save(periodic=False)
-        save_loss_plot(self.dir / "metrics.jsonl", self.dir / "losses.png")
+        if main:
+            save_loss_plot(self.dir / "metrics.jsonl", self.dir / "losses.png")
         return Run(self.dir, self.cfg, self.recipe, self.step)
+
+    def _out_of_time(self, start: float, budget_s: float) -> bool:
+        if budget_s == float("inf"):
+            return False
+        return self.dist.any(time.monotonic() - start >= budget_s, self.device)
 
     def _log(self, sums: dict[str, torch.Tensor], n_steps: int, window: tuple, start: float) -> dict:
         now = time.monotonic()
         record = {"step": self.step, "time": round(now - start, 3), "images_seen": self.images_seen}
-        record.update({k: v.item() / n_steps for k, v in sums.items()})  # the one sync per log window
+        record.update({k: self.dist.mean(v).item() / n_steps for k, v in sums.items()})  # the one sync per log window
         record["images_per_s"] = round((self.images_seen - window[1]) / max(now - window[0], 1e-9), 2)
+        if not self.dist.is_main:
+            return record
         with open(self.dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         return record
@@ -173,12 +246,20 @@ class Trainer:
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:
         tensors: dict[str, torch.Tensor] = {}
         for name, module in self.recipe.modules().items():
-            tensors.update(pack_state(name, module.state_dict()))
-        opt_g, groups_g = pack_optimizer("opt_g", self.opt_g)
-        opt_d, groups_d = pack_optimizer("opt_d", self.opt_d)
-        tensors.update(opt_g)
-        tensors.update(opt_d)
+            tensors.update(pack_state(name, distributed.unwrap(module).state_dict()))
+        groups = {}
+        for name, opt in self.optimizers().items():
+            packed, groups[name] = pack_optimizer(name, opt)
+            tensors.update(packed)
+        extra = getattr(self.recipe, "extra_state", None)  # a recipe's own tensors (schedules, buffers)
+        if extra is not None:
+            tensors.update(pack_state("recipe", extra()))
+        tensors.update(pack_state("log.sum", self.sums))
+        py_version, py_state, py_gauss = random.getstate()
+        np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
         tensors.update({
+            "rng.python": torch.tensor(py_state, dtype=torch.int64),
+            "rng.numpy": torch.from_numpy(np_keys.astype(np.int64)),
             "rng.torch": torch.get_rng_state(),
             "rng.data": self.data_gen.get_state(),
             "rng.noise": self.noise_gen.get_state(),
@@ -193,22 +274,39 @@ class Trainer:
             "version": CHECKPOINT_VERSION, "config": self.cfg.to_dict(), "step": self.step,
             "images_seen": self.images_seen, "elapsed": self.elapsed, "batches_pos": self.batches.pos,
             "num_classes": self.data.num_classes, "sample_shape": list(self.data.x.shape[1:]),
-            "opt_g_groups": groups_g, "opt_d_groups": groups_d,
+            **{f"{name}_groups": g for name, g in groups.items()},
+            "rng_python": [py_version, py_gauss], "rng_numpy": [np_name, np_pos, np_has_gauss, np_gauss],
+            "log_window_step": self.window_step,
         }
         return tensors, meta
 
     def save(self, periodic: bool) -> None:
+        self.check_finite(weights=True)  # never overwrite a good checkpoint with a diverged state
+        if not self.dist.is_main:
+            return
         tensors, meta = self.state()
         folder = self.dir / "checkpoints"
         if periodic:
             save_checkpoint(folder / f"step_{self.step:06d}.safetensors", tensors, meta)
-        save_checkpoint(folder / "last.safetensors", tensors, meta)
+        # prev.safetensors keeps the previous good state (not a second copy of this step's).
+        save_checkpoint(folder / "last.safetensors", tensors, meta, keep_previous=self.saved_step != self.step)
+        self.saved_step = self.step
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         for name, module in self.recipe.modules().items():
-            module.load_state_dict(unpack_state(name, tensors))
-        load_optimizer(self.opt_g, "opt_g", tensors, meta["opt_g_groups"])
-        load_optimizer(self.opt_d, "opt_d", tensors, meta["opt_d_groups"])
+            distributed.unwrap(module).load_state_dict(unpack_state(name, tensors))
+        for name, opt in self.optimizers().items():
+            load_optimizer(opt, name, tensors, meta[f"{name}_groups"])
+        load_extra = getattr(self.recipe, "load_extra_state", None)
+        if load_extra is not None:
+            load_extra(unpack_state("recipe", tensors))
+        self.sums = {k: v.to(self.device) for k, v in unpack_state("log.sum", tensors).items()}
+        self.window_step = meta.get("log_window_step", meta["step"])
+        if "rng.python" in tensors:
+            version, gauss = meta["rng_python"]
+            random.setstate((version, tuple(tensors["rng.python"].tolist()), gauss))
+            name, pos, has_gauss, cached = meta["rng_numpy"]
+            np.random.set_state((name, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
         torch.set_rng_state(tensors["rng.torch"])
         self.data_gen.set_state(tensors["rng.data"])
         self.noise_gen.set_state(tensors["rng.noise"])
@@ -238,17 +336,16 @@ def train(cfg: Config, out: str | Path | None = None, progress: bool | None = No
     """Train `cfg` into the run directory `out` (default runs/NAME-TIMESTAMP); returns the finished Run."""
     out = Path(out) if out else default_run_dir(cfg)
     _check_run_dir(out)
-    return Trainer(cfg, out, progress).fit()  # the folder is created only once set-up has succeeded
+    return fit_guarded(Trainer(cfg, out, progress))  # the folder is created only once set-up has succeeded
 
 
 def resume(run_dir: str | Path, progress: bool | None = None, steps: int | None = None,
            minutes: float | None = None) -> Run:
     """Continue a run from its last checkpoint; `steps`/`minutes` raise its budget."""
     run_dir = Path(run_dir)
-    ckpt = run_dir / "checkpoints" / "last.safetensors"
-    if not ckpt.exists():
-        raise UserError(f"cannot resume '{run_dir}': no checkpoint at {ckpt}")
-    tensors, meta = load_checkpoint(ckpt)
+    if not (run_dir / "checkpoints").is_dir():
+        raise UserError(f"cannot resume '{run_dir}': no checkpoint at {run_dir / 'checkpoints'}")
+    ckpt, tensors, meta = load_latest(run_dir / "checkpoints")
     cfg = from_dict(meta["config"], source=str(ckpt))
     if steps is not None:
         cfg.train.steps = steps
@@ -256,4 +353,49 @@ def resume(run_dir: str | Path, progress: bool | None = None, steps: int | None 
         cfg.train.minutes = minutes
     trainer = Trainer(cfg, run_dir, progress)
     trainer.load_state(tensors, meta)
-    return trainer.fit()
+    if trainer.dist.is_main:
+        trim_metrics(run_dir / "metrics.jsonl", meta["step"])
+    return fit_guarded(trainer)
+
+
+def fit_guarded(trainer: Trainer) -> Run:
+    """fit(); on divergence, with guard.rollbacks left, go back to the last good checkpoint and go on
+    with every learning rate times guard.lr_factor. Never without a checkpoint: a NaN before the
+    first one would otherwise restart the same run forever."""
+    left = trainer.cfg.guard.rollbacks
+    while True:
+        try:
+            return trainer.fit()
+        except Diverged as exc:
+            folder = trainer.dir / "checkpoints"
+            if left == 0 or not checkpoint_candidates(folder):
+                raise
+            left -= 1
+            ckpt, tensors, meta = load_latest(folder)
+            cfg, factor = trainer.cfg, trainer.cfg.guard.lr_factor
+            cfg.optim.lr_g *= factor
+            cfg.optim.lr_d *= factor
+            trainer = Trainer(cfg, trainer.dir, trainer.progress)
+            trainer.load_state(tensors, meta)
+            for opt in trainer.optimizers().values():
+                for group in opt.param_groups:
+                    group["lr"] *= factor
+            if trainer.dist.is_main:
+                trim_metrics(trainer.dir / "metrics.jsonl", meta["step"])
+                print(f"gankit: warning: {exc}; rolled back to '{ckpt}' (step {meta['step']}) with learning "
+                      f"rates x{factor} (lr_g={cfg.optim.lr_g:.3g}, lr_d={cfg.optim.lr_d:.3g})", file=sys.stderr)
+
+
+def trim_metrics(path: Path, step: int) -> None:
+    """Drop the records a killed run logged after its checkpoint: the resumed run logs them again."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the kill
+            continue
+        if record.get("step", 0) <= step:
+            kept.append(line + "\n")
+    atomic_write_bytes(path, "".join(kept).encode())

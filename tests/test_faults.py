@@ -1,0 +1,183 @@
+"""Faults: corrupt or truncated checkpoints, divergence, and checkpoints that try to run code."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import torch
+
+import gankit
+from faultkit import tiny_cfg
+from gankit.cli import main as cli
+from gankit.errors import Diverged, UserError
+from gankit.recipes.gan import GANRecipe
+from gankit.train.checkpoint import load_checkpoint, load_latest, save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return gankit.train(tiny_cfg("train.steps=35"), tmp_path_factory.mktemp("faults") / "run", progress=False).dir
+
+
+def _copy_run(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_checkpoint_round_trip_and_rotation(tmp_path, run_dir):
+    folder = run_dir / "checkpoints"
+    assert load_checkpoint(folder / "last.safetensors")[1]["step"] == 35
+    assert load_checkpoint(folder / "prev.safetensors")[1]["step"] == 30  # the previous good one, kept
+    t = {"a": torch.arange(6.0).view(2, 3), "b": torch.tensor(3)}
+    save_checkpoint(tmp_path / "c.safetensors", t, {"step": 1})
+    back, meta = load_checkpoint(tmp_path / "c.safetensors")
+    assert meta == {"step": 1} and torch.equal(back["a"], t["a"]) and torch.equal(back["b"], t["b"])
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "empty"])
+def test_corrupt_last_checkpoint_falls_back_to_prev_with_a_warning(tmp_path, run_dir, damage, capsys):
+    run = _copy_run(run_dir, tmp_path / "run")
+    last = run / "checkpoints" / "last.safetensors"
+    data = bytearray(last.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) - 100]
+    elif damage == "flip":
+        data[-5] ^= 0x01  # one bit of one weight: only the checksum can tell
+    else:
+        data = b""
+    last.write_bytes(bytes(data))
+    with pytest.raises(UserError, match="last.safetensors"):
+        load_checkpoint(last)
+    path, _, meta = load_latest(run / "checkpoints")
+    warning = capsys.readouterr().err
+    assert path.name == "prev.safetensors" and meta["step"] == 30
+    assert "last.safetensors" in warning and "prev.safetensors" in warning
+    model = gankit.load(run)  # the run directory still loads, from prev
+    assert model.meta["step"] == 30
+    assert "prev.safetensors" in capsys.readouterr().err
+
+
+def test_resume_after_a_corrupt_last_continues_from_prev_and_trims_metrics(tmp_path, run_dir):
+    from gankit.train.loop import resume
+
+    run = _copy_run(run_dir, tmp_path / "run")
+    last = run / "checkpoints" / "last.safetensors"
+    last.write_bytes(last.read_bytes()[:1000])
+    before = (run / "metrics.jsonl").read_text()
+    result = resume(run, progress=False)
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert result.step == 35 and steps == [7, 14, 21, 28, 35]
+    drop = lambda text: [{k: v for k, v in json.loads(x).items() if k not in ("time", "images_per_s")} for x in text.splitlines()]
+    assert drop((run / "metrics.jsonl").read_text()) == drop(before)  # steps 31..35 replayed exactly
+
+
+def _nan_at(step: int, monkeypatch):
+    """Make D's loss NaN from generator step `step` on (1-based, as the loop counts)."""
+    original = GANRecipe.d_loss
+    calls = {"n": 0}
+
+    def d_loss(self, batch):
+        calls["n"] += 1
+        loss, stats = original(self, batch)
+        if calls["n"] >= step:
+            loss = loss * float("nan")
+            stats["loss_d"] = loss.detach()
+        return loss, stats
+
+    monkeypatch.setattr(GANRecipe, "d_loss", d_loss)
+
+
+def test_divergence_stops_at_the_step_it_appears_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    _nan_at(25, monkeypatch)
+    out = tmp_path / "run"
+    with pytest.raises(Diverged, match=r"non-finite loss at step 25 \(loss_d=nan, loss_g=") as err:
+        gankit.train(tiny_cfg(), out, progress=False)
+    assert "last.safetensors' is intact" in str(err.value)
+    _, meta = load_checkpoint(out / "checkpoints" / "last.safetensors")  # checksum verified
+    assert meta["step"] == 20
+    assert not (out / "checkpoints" / "step_000030.safetensors").exists()
+    assert all(json.loads(line)["step"] < 25 for line in (out / "metrics.jsonl").read_text().splitlines())
+
+
+def test_divergence_exit_code_and_message_from_the_cli(tmp_path, monkeypatch, capsys):
+    _nan_at(3, monkeypatch)
+    from faultkit import TINY
+
+    code = cli(["train", "vanilla-mnist", *TINY, "--out", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "non-finite loss at step 3" in err and "no checkpoint was written" in err
+    assert "Traceback" not in err and not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_rollback_to_the_last_good_checkpoint_with_a_lower_learning_rate(tmp_path, monkeypatch, capsys):
+    calls = {"n": 0}
+    original = GANRecipe.d_loss
+
+    def d_loss(self, batch):  # one transient NaN, at generator step 25
+        calls["n"] += 1
+        loss, stats = original(self, batch)
+        return (loss * float("nan"), {**stats, "loss_d": loss.detach() * float("nan")}) if calls["n"] == 25 else (loss, stats)
+
+    monkeypatch.setattr(GANRecipe, "d_loss", d_loss)
+    run = gankit.train(tiny_cfg("guard.rollbacks=1", "guard.lr_factor=0.25"), tmp_path / "run", progress=False)
+    err = capsys.readouterr().err
+    assert run.step == 40 and "non-finite loss at step 25" in err and "rolled back to" in err and "(step 20)" in err
+    _, meta = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
+    assert meta["opt_g_groups"][0]["lr"] == pytest.approx(2e-4 * 0.25) and meta["config"]["optim"]["lr_d"] == pytest.approx(5e-5)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [7, 14, 21, 28, 35, 40]
+
+
+def test_non_finite_weights_are_never_checkpointed(tmp_path):
+    from gankit.train.loop import Trainer
+
+    trainer = Trainer(tiny_cfg(), tmp_path / "run", progress=False)
+    with torch.no_grad():
+        next(trainer.recipe.G.parameters())[0, 0] = float("inf")
+    with pytest.raises(Diverged, match="non-finite weights in G"):
+        trainer.save(periodic=False)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+class _Evil:
+    """Unpickling this creates a file: what a malicious checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("kind", ["raw-pickle", "torch-save"])
+def test_loading_a_malicious_pickle_refuses_and_runs_nothing(tmp_path, kind, capsys):
+    marker = tmp_path / "pwned"
+    for name in ("evil.safetensors", "evil.pt"):
+        path = tmp_path / name
+        if kind == "raw-pickle":
+            path.write_bytes(pickle.dumps({"G.weight": _Evil(marker)}))
+        else:
+            torch.save({"G.weight": _Evil(marker)}, path)
+        with pytest.raises(UserError, match="not a gankit checkpoint or corrupt"):
+            gankit.load(path)
+        assert cli(["sample", str(path), "-n", "2", "--out", str(tmp_path / "s.png")]) == 2
+        assert "not a gankit checkpoint" in capsys.readouterr().err
+    run = tmp_path / "run" / "checkpoints"  # as a run directory's only checkpoint
+    run.mkdir(parents=True)
+    (run / "last.safetensors").write_bytes((tmp_path / "evil.pt").read_bytes())
+    with pytest.raises(UserError, match="every checkpoint .* is unreadable"):
+        gankit.load(tmp_path / "run")
+    assert not marker.exists() and not (tmp_path / "s.png").exists()
+
+
+def test_trim_metrics_drops_later_records_and_a_line_cut_by_the_kill(tmp_path):
+    from gankit.train.loop import trim_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 7, "loss_d": 1.0}\n{"step": 14, "loss_d": 0.9}\n{"step": 21, "loss_d": 0.8}\n{"step": 2')
+    trim_metrics(path, 14)
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [7, 14]
