@@ -21,6 +21,7 @@ from ..data import load_dataset
 from ..errors import UserError
 from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
+from ..report.live import LiveReport
 from .batches import Batches
 from .checkpoint import (load_checkpoint, pack_optimizer, pack_state, save_checkpoint, unpack_optimizer,
                          unpack_state)
@@ -117,6 +118,8 @@ class Trainer:
         t = self.cfg.train
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "config.yaml").write_text(dump_yaml(self.cfg))
+        self.live = LiveReport(self.dir, self.cfg.data.source)  # report.html, toy snapshots, TensorBoard
+        self.live.on_start(self.step, self.recipe, self.device)
         start = time.monotonic() - self.elapsed
         budget_s = t.minutes * 60 if t.minutes else float("inf")
         max_steps = t.steps or None
@@ -146,6 +149,7 @@ class Trainer:
             self.save_grid()
         self.save(periodic=False)
         save_loss_plot(self.dir / "metrics.jsonl", self.dir / "losses.png")
+        self.live.on_end()
         return Run(self.dir, self.cfg, self.recipe, self.step)
 
     def _log(self, sums: dict[str, torch.Tensor], n_steps: int, window: tuple, start: float) -> dict:
@@ -155,6 +159,7 @@ class Trainer:
         record["images_per_s"] = round((self.images_seen - window[1]) / max(now - window[0], 1e-9), 2)
         with open(self.dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
+        self.live.on_log(record)
         return record
 
     def save_grid(self) -> Path:
@@ -164,7 +169,9 @@ class Trainer:
         with torch.no_grad():
             samples = self.recipe.generate(self.fixed_z, self.fixed_labels)
         G.train(was_training)
-        return save_samples(samples, self.dir / "samples" / f"step_{self.step:06d}.png")
+        path = save_samples(samples, self.dir / "samples" / f"step_{self.step:06d}.png")
+        self.live.on_sample(self.step, self.recipe, self.device, path)
+        return path
 
     # ---- checkpoints ----------------------------------------------------------------------
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:
