@@ -112,6 +112,7 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1300px; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.1em; border-bottom: 1px solid #ddd; margin-top: 1.6em; }
 img { max-width: 100%; image-rendering: pixelated; }
+#grid-img { width: 480px; }
 .strip img { height: 110px; margin: 2px; border: 1px solid #ccc; }
 .strip figure { display: inline-block; margin: 0 4px; text-align: center; font-size: 0.75em; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
