@@ -214,3 +214,32 @@ def test_interpolate_cli_writes_png_and_gif(tmp_path, monkeypatch):
                  "--out", str(tmp_path / "ab.png")]) == 0
     assert main(["interpolate", "RUN", str(tmp_path / "A.png"), "--out", str(tmp_path / "x.png")]) == 2
     assert main(["interpolate", "RUN", "--out", str(tmp_path / "x.jpg")]) == 2
+
+
+def test_tensorboard_hook_logs_every_scalar(tmp_path, monkeypatch):
+    """The optional TensorBoard path, with a recording writer in place of SummaryWriter."""
+    import gankit.report.live as live
+
+    calls = []
+
+    class Recorder:
+        def add_scalar(self, key, value, step):
+            calls.append((key, value, step))
+
+        def add_image(self, key, image, step, dataformats):
+            calls.append((key, image.shape, step))
+
+        def close(self):
+            calls.append("closed")
+
+    monkeypatch.setattr(live, "tensorboard_writer", lambda run_dir: Recorder())
+    cfg = load_config(str(_yaml(tmp_path, IMAGES)), ["train.steps=4", "train.log_every=2", "train.sample_every=4"])
+    train(cfg, tmp_path / "run", progress=False)
+    scalars = [c for c in calls if isinstance(c, tuple) and not isinstance(c[1], tuple)]
+    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [(k, v, r["step"]) for r in logged for k, v in r.items() if k != "step"] == scalars
+    assert ("samples", (3 * 16 + 4 * 2, 3 * 16 + 4 * 2, 3), 4) in calls and calls[-1] == "closed"
+
+
+def test_report_command_rejects_a_folder_that_is_not_a_run(tmp_path):
+    assert main(["report", str(tmp_path)]) == 2
