@@ -55,12 +55,11 @@ def encoded_interpolation(model, a: torch.Tensor, b: torch.Tensor, steps: int) -
     if encode is None:
         raise UserError(f"interpolating between images needs a model with an encoder (e.g. vaegan-mnist); "
                         f"recipe '{model.config.recipe}' has none")
-    codes = encode(torch.cat([a, b]).to(model.device))
-    path = slerp(codes[:1], codes[1:], torch.linspace(0, 1, steps))[0]
-    labels = None
     if model.conditional:
         raise UserError("interpolating between images is not supported for conditional models")
-    decoded = _decode(model, path.reshape(steps, *codes.shape[1:]), labels)
+    codes = encode(torch.cat([a, b]).to(model.device))
+    path = slerp(codes[:1], codes[1:], torch.linspace(0, 1, steps))[0]
+    decoded = _decode(model, path.reshape(steps, *codes.shape[1:]), None)
     ends = to_uint8(torch.cat([a, b]))
     return np.concatenate([ends[:1], decoded, ends[1:]])[None]
 
