@@ -7,7 +7,9 @@ from ..errors import UserError
 
 
 def register(sub):
-    p = sub.add_parser("train", help="train a preset or a YAML config; writes a run directory")
+    p = sub.add_parser("train", help="train a preset or a YAML config; writes a run directory",
+                       epilog="The run directory gets report.html (refreshed at each sample step). TensorBoard "
+                              "logs are written only when the optional tensorboard package is installed.")
     p.add_argument("target", nargs="?", help="preset name or YAML file (omit with --resume)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. optim.lr_d=1e-4")
     p.add_argument("--data", help="a bundled set's name, or a folder / .npz / IDX file / CIFAR batches")

@@ -26,6 +26,8 @@ from safetensors.torch import save as st_save
 from ..errors import UserError
 
 META_KEY = "gankit"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read the process umask once (os.umask can only read it by setting it)
 CHECKSUM_KEY = "sha256"
 LAST, PREV = "last.safetensors", "prev.safetensors"
 
@@ -34,6 +36,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the file a normal mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -25,6 +25,7 @@ from ..data import load_dataset
 from ..errors import Diverged, UserError
 from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
+from ..report.live import LiveReport
 from .batches import Batches
 from . import distributed
 from .checkpoint import (atomic_write_bytes, checkpoint_candidates, load_latest, load_optimizer, pack_optimizer,
@@ -174,9 +175,12 @@ class Trainer:
     def fit(self) -> Run:
         t = self.cfg.train
         main = self.dist.is_main  # only rank 0 writes
+        self.live = None
         if main:
             self.dir.mkdir(parents=True, exist_ok=True)
             (self.dir / "config.yaml").write_text(dump_yaml(self.cfg))
+            self.live = LiveReport(self.dir, self.cfg.data.source)  # report.html, toy snapshots, TensorBoard
+            self.live.on_start(self.step, self.recipe, self.device)
         start = time.monotonic() - self.elapsed
         budget_s = t.minutes * 60 if t.minutes else float("inf")
         max_steps = t.steps or None
@@ -215,6 +219,7 @@ class Trainer:
         self.save(periodic=False)
         if main:
             save_loss_plot(self.dir / "metrics.jsonl", self.dir / "losses.png")
+            self.live.on_end()
         return Run(self.dir, self.cfg, self.recipe, self.step)
 
     def _out_of_time(self, start: float, budget_s: float) -> bool:
@@ -231,6 +236,7 @@ class Trainer:
             return record
         with open(self.dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
+        self.live.on_log(record)
         return record
 
     def save_grid(self) -> Path:
@@ -240,7 +246,9 @@ class Trainer:
         with torch.no_grad():
             samples = self.recipe.generate(self.fixed_z, self.fixed_labels)
         G.train(was_training)
-        return save_samples(samples, self.dir / "samples" / f"step_{self.step:06d}.png")
+        path = save_samples(samples, self.dir / "samples" / f"step_{self.step:06d}.png")
+        self.live.on_sample(self.step, self.recipe, self.device, path)
+        return path
 
     # ---- checkpoints ----------------------------------------------------------------------
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:
