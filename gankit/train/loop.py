@@ -65,7 +65,7 @@ class Trainer:
             module.to(self.device)
         o = cfg.optim
         fused = self.device.type == "cuda"
-        self.opt_g = torch.optim.Adam(self.recipe.G.parameters(), lr=o.lr_g, betas=o.betas_g, foreach=not fused, fused=fused or None)
+        self.opt_g = torch.optim.Adam(self.recipe.g_parameters(), lr=o.lr_g, betas=o.betas_g, foreach=not fused, fused=fused or None)
         self.opt_d = torch.optim.Adam(self.recipe.D.parameters(), lr=o.lr_d, betas=o.betas_d, foreach=not fused, fused=fused or None)
         self.data_gen = torch.Generator().manual_seed(cfg.train.seed)
         self.noise_gen = torch.Generator(self.device).manual_seed(cfg.train.seed + 1)
