@@ -25,30 +25,32 @@ def test_kl_matches_closed_form():
     assert kl_normal(torch.zeros(3, 4), torch.zeros(3, 4)).item() == 0.0
 
 
-def _tiny(steps):
-    return load_config("vaegan-mnist", ["model.g_width=8", "model.d_width=8", "model.z_dim=8", "optim.batch_size=32",
-                                        "data.limit=256", f"train.steps={steps}", "train.log_every=5",
-                                        "train.sample_every=100", "train.checkpoint_every=100", "train.grid_size=16"])
-
-
-def test_vaegan_trains_its_encoder_and_reconstruction_error_falls(tmp_path):
-    from gankit.train.loop import Trainer
-
-    trainer = Trainer(_tiny(30), tmp_path / "run", progress=False)
-    recipe = trainer.recipe
-    # The G optimiser trains the encoder too.
-    assert {id(p) for p in recipe.E.parameters()} <= {id(p) for g in trainer.opt_g.param_groups for p in g["params"]}
-    assert recipe.encode(trainer.x[:5]).shape == (5, 8)
-    first = [trainer.train_step()["loss_pixel"].item() for _ in range(3)]
-    for _ in range(25):
-        last = trainer.train_step()["loss_pixel"].item()
-    assert last < 0.85 * np.mean(first)
-
-
-def test_reconstruct_cli_keeps_kind_and_order(tmp_path):
+@pytest.fixture(scope="module")
+def vaegan_run(tmp_path_factory):
+    """A tiny VAE-GAN trained 30 steps, shared by the tests below (loading MNIST dominates)."""
     from gankit.train.loop import train
 
-    run = train(_tiny(4), tmp_path / "run", progress=False)
+    cfg = load_config("vaegan-mnist", ["model.g_width=8", "model.d_width=8", "model.z_dim=8", "optim.batch_size=32",
+                                       "data.limit=256", "train.steps=30", "train.log_every=5",
+                                       "train.sample_every=100", "train.checkpoint_every=100", "train.grid_size=16"])
+    return train(cfg, tmp_path_factory.mktemp("vaegan") / "run", progress=False)
+
+
+def test_vaegan_trains_its_encoder_and_reconstruction_error_falls(vaegan_run):
+    import json
+
+    recipe = vaegan_run.recipe
+    assert "E" in recipe.modules()
+    assert {id(p) for p in recipe.E.parameters()} <= {id(p) for p in recipe.g_parameters()}
+    assert recipe.encode(torch.zeros(5, 1, 28, 28)).shape == (5, 8)
+    log = [json.loads(line) for line in (vaegan_run.dir / "metrics.jsonl").read_text().splitlines()]
+    assert {"loss_kl", "loss_feature", "loss_pixel", "loss_adv"} <= set(log[0])
+    # The encoder and decoder learn: the pixel reconstruction error falls.
+    assert log[-1]["loss_pixel"] < 0.85 * log[0]["loss_pixel"]
+
+
+def test_reconstruct_cli_keeps_kind_and_order(vaegan_run, tmp_path):
+    run = vaegan_run
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (5, 28, 28, 1), dtype=np.uint8)
     labels = np.arange(5, dtype=np.int64)
