@@ -72,6 +72,7 @@ class SRGANConfig:
     adv_weight: float = 1e-3  # Ledig et al. 2017: content + 1e-3 x adversarial
     feature_match: float = 1.0  # weight of the L1 distance between D's features of SR and HR images
     bicubic_skip: bool = True  # G predicts a correction to bicubic upscaling (global residual)
+    warmup_steps: int = 0  # G updates on the content loss alone before the adversarial terms start
 
 
 @dataclass
@@ -114,7 +115,7 @@ POSITIVE = (
     "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.grid_size", "srgan.blocks",
 )
-NON_NEGATIVE = ("srgan.adv_weight", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
+NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
                 "vaegan.pixel_weight", "vaegan.adv_weight",
                 "data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout")
 

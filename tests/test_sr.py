@@ -73,10 +73,13 @@ def test_srgan_trains_and_upscale_cli(tmp_path):
 
     cfg = load_config("srgan", ["model.g_width=8", "model.d_width=8", "srgan.blocks=1", "optim.batch_size=4",
                                 "data.resolution=16", "train.steps=3", "train.log_every=1", "train.sample_every=3",
-                                "train.checkpoint_every=3", "train.grid_size=4"])
+                                "train.checkpoint_every=3", "train.grid_size=4", "srgan.warmup_steps=2"])
     run = train(cfg, tmp_path / "run", progress=False)
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
-    assert len(lines) == 3 and "loss_content" in lines[0] and "loss_fm" in lines[0]
+    # Two warm-up steps on the content loss alone, then the adversarial and feature-matching terms.
+    assert len(lines) == 3 and "loss_content" in lines[0] and "loss_adv" not in lines[1]
+    assert "loss_adv" in lines[2] and "loss_fm" in lines[2]
+    assert int(run.recipe.G.updates) == 3
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 256, (29, 37, 3), dtype=np.uint8)).save(tmp_path / "in.png")
     assert main(["upscale", str(run.dir), str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--tile", "16"]) == 0

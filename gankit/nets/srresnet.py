@@ -40,6 +40,16 @@ def downsample(x: torch.Tensor, scale: int) -> torch.Tensor:
     return F.interpolate(x, size=(h, w), mode="bicubic", antialias=True, align_corners=False).clamp(-1, 1)
 
 
+def icnr_(weight: torch.Tensor) -> None:
+    """ICNR (Aitken et al. 2017): the 4 sub-pixel outputs of each channel start with the same kernel,
+    so PixelShuffle starts as nearest-neighbour upsampling, without checkerboard artefacts."""
+    out, inp, kh, kw = weight.shape
+    base = torch.empty(out // 4, inp, kh, kw)
+    nn.init.kaiming_normal_(base)
+    with torch.no_grad():
+        weight.copy_(base.repeat_interleave(4, dim=0))
+
+
 class SRResNet(nn.Module):
     def __init__(self, channels: int = 3, scale: int = 4, width: int = 64, blocks: int = 16, bicubic_skip: bool = True):
         super().__init__()
@@ -53,7 +63,12 @@ class SRResNet(nn.Module):
         for _ in range(int(math.log2(scale))):
             up += [nn.Conv2d(width, width * 4, 3, 1, 1), nn.PixelShuffle(2), nn.PReLU(width)]
         self.up = nn.Sequential(*up)
+        for m in self.up:
+            if isinstance(m, nn.Conv2d):
+                icnr_(m.weight)
         self.tail = nn.Conv2d(width, channels, 9, 1, 4)
+        # G updates so far: a checkpointed counter, so a resumed run knows whether its warm-up is over.
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
         if bicubic_skip:  # start from plain bicubic: the correction is zero at initialisation
             nn.init.zeros_(self.tail.weight)
             nn.init.zeros_(self.tail.bias)

@@ -1,7 +1,8 @@
 """SRGAN (Ledig et al. 2017): G upscales a low-resolution image, D tells SR from HR patches.
 
 The loop's real batch holds HR patches; the LR input is made from them by bicubic downsampling.
-G's loss = content + adv_weight x adversarial (1e-3 in the paper). The paper's content loss is a
+G's loss = content + adv_weight x adversarial (1e-3 in the paper). As the paper starts from an
+MSE-trained SRResNet, G's first `warmup_steps` updates use the content loss alone. The paper's content loss is a
 VGG19 feature distance, which needs ImageNet weights we cannot download: by default the content is
 a pixel loss (MSE or L1) plus feature matching in D's own features, and `content: vgg` with a
 `vgg_weights` file gives the paper's loss.
@@ -90,8 +91,9 @@ class SRGANRecipe(GANRecipe):
         self.G = SRResNet(channels, self.scale, cfg.model.g_width, cfg.srgan.blocks, cfg.srgan.bicubic_skip)
         self.D = SRDiscriminator(channels, cfg.model.d_width)
         self.D.apply(dcgan_init)
-        # Not in modules(): fixed weights from the user's file, not part of the checkpoint.
-        self.vgg = VGGFeatures.from_file(cfg.srgan.vgg_weights) if cfg.srgan.content == "vgg" else None
+        # Not in modules(): fixed weights from the user's file, not part of the checkpoint; read at the
+        # first training step, so that upscaling with a trained run never needs the file.
+        self.vgg: VGGFeatures | None = None
 
     def sample_z(self, n: int, generator: torch.Generator) -> Tensor:
         """Random LR patches: the inputs this family is conditioned on."""
@@ -116,7 +118,8 @@ class SRGANRecipe(GANRecipe):
 
     def content_loss(self, sr: Tensor, hr: Tensor) -> Tensor:
         if self.sr.content == "vgg":
-            self.vgg.to(sr.device)
+            if self.vgg is None:
+                self.vgg = VGGFeatures.from_file(self.sr.vgg_weights).to(sr.device)
             return F.mse_loss(self.vgg(sr), self.vgg(hr))
         return F.mse_loss(sr, hr) if self.sr.content == "mse" else F.l1_loss(sr, hr)
 
@@ -124,6 +127,9 @@ class SRGANRecipe(GANRecipe):
         hr = batch.real
         sr = self.G(self.low_res(hr))
         content = self.content_loss(sr, hr)
+        self.G.updates += 1
+        if self.G.updates <= self.sr.warmup_steps:  # SRResNet phase: content only, as the paper initialises G
+            return content, {"loss_g": content.detach(), "loss_content": content.detach()}
         sr_feats = self.D.features(sr)
         adv = self.loss.g(self.D.head(sr_feats[-1]).flatten())
         loss = content + self.sr.adv_weight * adv
