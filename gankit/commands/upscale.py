@@ -18,7 +18,7 @@ def register(sub):
     p.add_argument("input", metavar="IN", help="image file (PNG, JPEG, ...)")
     p.add_argument("output", metavar="OUT", help="output image file (.png recommended)")
     p.add_argument("--tile", type=int, default=128, help="tile size in input pixels (default 128)")
-    p.add_argument("--overlap", type=int, default=32, help="context kept around each tile, input pixels (default 32)")
+    p.add_argument("--overlap", type=int, help="context kept around each tile, input pixels (default: the network's receptive radius, so tiles are seamless)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.set_defaults(run=run)
 
@@ -39,12 +39,13 @@ def read_rgb_or_gray(path: Path) -> np.ndarray:
     return array[:, :, None] if array.ndim == 2 else array
 
 
-def upscale_array(model, image: np.ndarray, tile: int = 128, overlap: int = 32) -> np.ndarray:
+def upscale_array(model, image: np.ndarray, tile: int = 128, overlap: int | None = None) -> np.ndarray:
     """uint8 (H, W, C) -> uint8 (sH, sW, C), C as given: a 3-channel net sees gray as RGB (and its
     output is brought back to gray); a 1-channel net upscales each colour channel on its own."""
     from ..sr import upscale_tiled
 
     recipe = model.recipe
+    overlap = recipe.G.context if overlap is None else overlap
     net_channels = model.sample_shape[0]
     x = torch.tensor(image).permute(2, 0, 1).float().div(127.5).sub(1)[None].to(model.device)
     if net_channels == 3 and x.shape[1] == 1:
@@ -68,7 +69,7 @@ def run(args) -> int:
     src, out = Path(args.input), Path(args.output)
     if not src.is_file():
         raise UserError(f"input image '{src}' does not exist")
-    if args.tile < 8 or args.overlap < 0:
+    if args.tile < 8 or (args.overlap is not None and args.overlap < 0):
         raise UserError(f"--tile must be at least 8 and --overlap not negative (got {args.tile}, {args.overlap})")
     fmt = Image.registered_extensions().get(out.suffix.lower())
     if fmt is None:

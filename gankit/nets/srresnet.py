@@ -73,6 +73,13 @@ class SRResNet(nn.Module):
             nn.init.zeros_(self.tail.weight)
             nn.init.zeros_(self.tail.bias)
 
+    @property
+    def context(self) -> int:
+        """LR pixels on each side that influence an output pixel (the receptive radius), rounded up:
+        9x9 head, two 3x3 per block, the 3x3 after them, a 3x3 per x2 stage, the 9x9 tail at HR
+        resolution and the bicubic skip's 2 pixels."""
+        return 4 + 2 * len(self.blocks) + 1 + int(math.log2(self.scale)) + math.ceil(4 / self.scale) + 2
+
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         h = self.head(lr)
         h = h + self.mid(self.blocks(h))

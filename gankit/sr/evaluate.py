@@ -39,7 +39,7 @@ def evaluate(model, out_dir: Path | None = None) -> list[dict]:
         hr = hr[: hr.shape[0] // s * s, : hr.shape[1] // s * s]
         lr = downsample(_to_tensor(hr), s)
         bic = _to_uint8(bicubic(lr, s))
-        sr = _to_uint8(upscale_tiled(recipe.upscale, lr.to(model.device), s).cpu())
+        sr = _to_uint8(upscale_tiled(recipe.upscale, lr.to(model.device), s, overlap=recipe.G.context).cpu())
         rows.append({"image": name, "size": f"{hr.shape[1]}x{hr.shape[0]}",
                      "psnr_bicubic": psnr(bic, hr, s), "psnr_sr": psnr(sr, hr, s),
                      "ssim_bicubic": ssim(bic, hr, s), "ssim_sr": ssim(sr, hr, s)})
