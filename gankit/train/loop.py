@@ -121,7 +121,7 @@ class Trainer:
         budget_s = t.minutes * 60 if t.minutes else float("inf")
         max_steps = t.steps or None
         sums: dict[str, torch.Tensor] = {}
-        window = (time.monotonic(), self.images_seen, self.step)  # a resumed run starts at its step
+        window = (time.monotonic(), self.images_seen, 0)
         bar = tqdm(total=max_steps, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True)
         try:
             while (max_steps is None or self.step < max_steps) and time.monotonic() - start < budget_s:
