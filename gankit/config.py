@@ -77,6 +77,26 @@ class GuardConfig:
 
 
 @dataclass
+class SRGANConfig:
+    scale: int = 4  # 4 (the paper) or 2
+    blocks: int = 16  # residual blocks in the SRResNet generator
+    content: str = "mse"  # mse | l1 | vgg (vgg needs vgg_weights)
+    vgg_weights: str = ""  # a VGG19 state dict (torchvision key names), .safetensors or .pth
+    adv_weight: float = 1e-3  # Ledig et al. 2017: content + 1e-3 x adversarial
+    feature_match: float = 1.0  # weight of the L1 distance between D's features of SR and HR images
+    bicubic_skip: bool = True  # G predicts a correction to bicubic upscaling (global residual)
+    warmup_steps: int = 0  # G updates on the content loss alone before the adversarial terms start
+
+
+@dataclass
+class VAEGANConfig:
+    kl_weight: float = 1.0  # weight of KL(q(z|x) || N(0, I)) per image
+    feature_weight: float = 1.0  # reconstruction error in D's features (Larsen et al. 2016)
+    pixel_weight: float = 0.0  # optional reconstruction error in pixels
+    adv_weight: float = 1.0  # weight of the adversarial term in the encoder/decoder loss
+
+
+@dataclass
 class Config:
     name: str = "custom"
     description: str = ""
@@ -88,13 +108,17 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     dist: DistConfig = field(default_factory=DistConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
+    srgan: SRGANConfig = field(default_factory=SRGANConfig)
+    vaegan: VAEGANConfig = field(default_factory=VAEGANConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
 
 
 CHOICES = {
-    "recipe": ("gan",),
+    "recipe": ("gan", "srgan", "vaegan"),
+    "srgan.scale": (2, 4),
+    "srgan.content": ("mse", "l1", "vgg"),
     "loss": ("nonsat", "minimax", "wasserstein", "hinge", "lsgan"),
     "model.arch": ("mlp", "dcgan"),
     "data.channels": (1, 3),
@@ -104,9 +128,11 @@ POSITIVE = (
     "data.resolution", "model.z_dim", "model.g_width", "model.d_width", "model.g_layers",
     "model.d_layers", "model.maxout_pieces", "optim.batch_size", "optim.lr_g", "optim.lr_d",
     "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
-    "train.grid_size",
+    "train.grid_size", "srgan.blocks",
 )
-NON_NEGATIVE = ("data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks")
+NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
+                "vaegan.pixel_weight", "vaegan.adv_weight",
+                "data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks")
 
 
 def _to_plain(value: Any) -> Any:
@@ -200,6 +226,10 @@ def validate(cfg: Config) -> Config:
         raise UserError("config: set train.steps or train.minutes, or training would never stop")
     if cfg.model.arch == "dcgan" and (cfg.data.resolution < 8 or cfg.data.resolution % 2):
         raise UserError(f"config key 'data.resolution': DCGAN needs an even resolution of at least 8, got {cfg.data.resolution}")
+    if cfg.recipe == "srgan" and cfg.data.resolution % cfg.srgan.scale:
+        raise UserError(f"config key 'data.resolution': SRGAN's HR patch size {cfg.data.resolution} must be a multiple of srgan.scale={cfg.srgan.scale}")
+    if cfg.recipe == "srgan" and cfg.srgan.content == "vgg" and not cfg.srgan.vgg_weights:
+        raise UserError("config key 'srgan.vgg_weights': content=vgg needs a VGG19 weights file (none can be downloaded here)")
     return cfg
 
 

@@ -44,6 +44,10 @@ BUNDLED: dict[str, tuple[Callable[[], tuple[np.ndarray, np.ndarray | None]], str
     "digits": (_digits, "1,797 scikit-learn 8x8 digits (10 classes)"),
     "faces": (_faces, "100 LFW face crops shipped with scikit-image (25x25 grayscale)"),
 }
+# Sets cut at the configured resolution (patches, not resized images): name -> one line for the help.
+BUNDLED_PATCHES = {
+    "photos": "4,096 random RGB patches of scikit-image's photos (coffee and chelsea held out), for super-resolution",
+}
 
 
 # Bundled point sets (no resizing): name -> one line for the help.
@@ -77,7 +81,11 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         x = torch.from_numpy(toy_points(source))
         x = x[: cfg.limit] if cfg.limit else x
         return Dataset(x=x, labels=None, num_classes=0, name=source)
-    if source in BUNDLED:
+    if source in BUNDLED_PATCHES:
+        from .photos import photo_patches
+
+        images, labels = photo_patches(cfg.resolution), None
+    elif source in BUNDLED:
         images, labels = BUNDLED[source][0]()
     else:
         images, labels, _ = _read_path(Path(source).expanduser(), cfg)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from ..config import Config
 from ..data import Dataset
 from .gan import Batch, GANRecipe
+from .srgan import SRGANRecipe
+from .vaegan import VAEGANRecipe
 
-RECIPES = {"gan": GANRecipe}
+RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe}
 
 
 def build_recipe(cfg: Config, data: Dataset):

@@ -37,6 +37,10 @@ class GANRecipe:
         """Every network whose weights a checkpoint holds."""
         return {"G": self.G, "D": self.D}
 
+    def g_parameters(self):
+        """What the generator's optimiser trains (VAE-GAN adds its encoder)."""
+        return self.G.parameters()
+
     def sample_z(self, n: int, generator: torch.Generator) -> Tensor:
         return torch.randn(n, self.z_dim, generator=generator, device=generator.device)
 

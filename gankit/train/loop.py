@@ -77,7 +77,7 @@ class Trainer:
             self.recipe.D = distributed.wrap(self.recipe.D, self.dist, self.device, cfg.dist.sync_bn)
         o = cfg.optim
         # Fused Adam: one kernel for all parameters, on CPU as on CUDA.
-        self.opt_g = torch.optim.Adam(self.recipe.G.parameters(), lr=o.lr_g, betas=o.betas_g, fused=True)
+        self.opt_g = torch.optim.Adam(self.recipe.g_parameters(), lr=o.lr_g, betas=o.betas_g, fused=True)
         self.opt_d = torch.optim.Adam(self.recipe.D.parameters(), lr=o.lr_d, betas=o.betas_d, fused=True)
         self.data_gen = torch.Generator().manual_seed(cfg.train.seed)
         self.noise_gen = torch.Generator(self.device).manual_seed(cfg.train.seed + 1)

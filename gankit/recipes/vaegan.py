@@ -1,0 +1,88 @@
+"""VAE-GAN (Larsen et al. 2016): a VAE whose decoder is the GAN's generator and whose
+reconstruction error is measured in the discriminator's intermediate features.
+
+Encoder E gives q(z|x) = N(mu, diag(exp(logvar))); z = mu + sigma * eps (reparameterisation).
+  D's loss:     adversarial, real x against both prior samples G(z_p) and reconstructions G(z).
+  E + G's loss: kl_weight * KL(q(z|x) || N(0, I)) + feature_weight * ||D_l(x) - D_l(G(z))||^2
+                (+ pixel_weight * ||x - G(z)||^2) + adv_weight * adversarial(G(z_p), G(z)).
+D_l is D's last convolutional block (before the logit head). One optimiser trains E and G together
+(`g_parameters`), so the encoder also feels the adversarial term; Larsen et al. keep it out of the
+encoder's loss, which matters less here than the simplicity of one G step in the shared loop.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..config import Config
+from ..data import Dataset
+from ..nets.encoder import Encoder
+from ..nets.init import dcgan_init
+from .gan import Batch, GANRecipe
+
+Tensor = torch.Tensor
+
+
+def kl_normal(mean: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, I)) summed over latent dimensions, averaged over the batch:
+    1/2 sum(mean^2 + exp(logvar) - logvar - 1)."""
+    return 0.5 * (mean.pow(2) + logvar.exp() - logvar - 1.0).sum(1).mean()
+
+
+class VAEGANRecipe(GANRecipe):
+    def __init__(self, cfg: Config, data: Dataset):
+        if data.x.dim() != 4:
+            raise ValueError("VAE-GAN needs image data")
+        super().__init__(cfg, data)
+        self.v = cfg.vaegan
+        c, r = data.x.shape[1], data.x.shape[2]
+        self.E = Encoder(r, c, cfg.model.z_dim, cfg.model.d_width)
+        self.E.apply(dcgan_init)
+
+    def modules(self):
+        return {"G": self.G, "D": self.D, "E": self.E}
+
+    def g_parameters(self):
+        return list(self.G.parameters()) + list(self.E.parameters())
+
+    def encode(self, images: Tensor) -> Tensor:
+        """Latent means of images (N, C, H, W) in [-1, 1]: the point `interpolate` walks between."""
+        return self.E(images)[0]
+
+    def reconstruct(self, images: Tensor) -> Tensor:
+        return self.G(self.encode(images))
+
+    def _posterior(self, x: Tensor, noise: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        mean, logvar = self.E(x)
+        logvar = logvar.clamp(-10.0, 10.0)  # exp() stays finite early in training
+        return mean + (0.5 * logvar).exp() * noise, mean, logvar
+
+    def d_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        with torch.no_grad():
+            z, _, _ = self._posterior(batch.real, torch.randn_like(batch.z))
+            fake = torch.cat([self.G(batch.z), self.G(z)])
+        real_logits, fake_logits = self.D(batch.real), self.D(fake)
+        loss = self.loss.d(real_logits, fake_logits)
+        return loss, {"loss_d": loss.detach(), **self._d_stats(real_logits, fake_logits)}
+
+    def g_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        x = batch.real
+        z, mean, logvar = self._posterior(x, torch.randn_like(batch.z))
+        recon = self.G(z)
+        prior = self.G(batch.z)
+        kl = kl_normal(mean, logvar)
+        feats_fake = self.D.features(torch.cat([recon, prior]))
+        with torch.no_grad():
+            feats_real = self.D.features(x)
+        n = len(x)
+        # Per-image squared error in D's features, summed over features like the pixel term below.
+        feature = (feats_fake[:n] - feats_real).pow(2).flatten(1).sum(1).mean() / feats_real[0].numel() * x[0].numel()
+        adv = self.loss.g(self.D.head(feats_fake).flatten())
+        loss = self.v.kl_weight * kl + self.v.feature_weight * feature + self.v.adv_weight * adv
+        stats = {"loss_kl": kl.detach(), "loss_feature": feature.detach(), "loss_adv": adv.detach()}
+        if self.v.pixel_weight:
+            pixel = (recon - x).pow(2).flatten(1).sum(1).mean()
+            loss = loss + self.v.pixel_weight * pixel
+            stats["loss_pixel"] = pixel.detach()
+        return loss, {"loss_g": loss.detach(), **stats}
