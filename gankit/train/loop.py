@@ -65,8 +65,12 @@ class Trainer:
             module.to(self.device)
         o = cfg.optim
         fused = self.device.type == "cuda"
-        self.opt_g = torch.optim.Adam(self.recipe.G.parameters(), lr=o.lr_g, betas=o.betas_g, foreach=not fused, fused=fused or None)
-        self.opt_d = torch.optim.Adam(self.recipe.D.parameters(), lr=o.lr_d, betas=o.betas_d, foreach=not fused, fused=fused or None)
+        if o.name == "rmsprop":  # WGAN with clipping (Arjovsky et al. 2017): no momentum
+            self.opt_g = torch.optim.RMSprop(self.recipe.G.parameters(), lr=o.lr_g)
+            self.opt_d = torch.optim.RMSprop(self.recipe.D.parameters(), lr=o.lr_d)
+        else:
+            self.opt_g = torch.optim.Adam(self.recipe.G.parameters(), lr=o.lr_g, betas=o.betas_g, foreach=not fused, fused=fused or None)
+            self.opt_d = torch.optim.Adam(self.recipe.D.parameters(), lr=o.lr_d, betas=o.betas_d, foreach=not fused, fused=fused or None)
         self.data_gen = torch.Generator().manual_seed(cfg.train.seed)
         self.noise_gen = torch.Generator(self.device).manual_seed(cfg.train.seed + 1)
         self.batches = Batches(len(self.data), o.batch_size, self.data_gen)
@@ -102,6 +106,7 @@ class Trainer:
         loss.backward()
         self.opt_g.step()
         _set_requires_grad(self.recipe.D, True)
+        self.recipe.after_g_step()
         return stats
 
     def train_step(self) -> dict[str, torch.Tensor]:
@@ -158,11 +163,11 @@ class Trainer:
         return record
 
     def save_grid(self) -> Path:
-        G = self.recipe.G
+        G = self.recipe.sampler  # the EMA generator when there is one
         was_training = G.training
         G.eval()
         with torch.no_grad():
-            samples = self.recipe.generate(self.fixed_z, self.fixed_labels)
+            samples = self.recipe.sample(self.fixed_z, self.fixed_labels)
         G.train(was_training)
         return save_samples(samples, self.dir / "samples" / f"step_{self.step:06d}.png")
 
