@@ -70,6 +70,8 @@ class Critic(nn.Module):
         n_feat += minibatch_disc
         self.head = nn.Linear(n_feat, 1)
         self.embed = nn.Embedding(num_classes, n_feat) if self.projection else None
+        if self.embed is not None:  # as small as the head's weights: N(0, 1) makes the term dominate
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def _inputs(self, x: Tensor, labels: Tensor | None) -> Tensor:
         if self.concat:  # one-hot label as extra channels (images) or extra coordinates (points)
