@@ -39,10 +39,14 @@ class ModelConfig:
     d_layers: int = 2
     maxout_pieces: int = 5  # MLP discriminator: maxout units as in Goodfellow et al. 2014
     dropout: float = 0.0  # MLP discriminator dropout
+    conditional: bool = False  # class label into G (embedding joined to z) and into D
+    cond_mode: str = "projection"  # how D sees the label: projection (Miyato & Koyama 2018) | concat
+    spectral_norm: bool = False  # spectral normalisation of D's weights (Miyato et al. 2018)
 
 
 @dataclass
 class OptimConfig:
+    name: str = "adam"  # adam | rmsprop (WGAN with clipping)
     batch_size: int = 64
     lr_g: float = 2e-4
     lr_d: float = 2e-4
@@ -97,6 +101,24 @@ class VAEGANConfig:
 
 
 @dataclass
+class RemediesConfig:
+    """Remedies for mode collapse; each is off at its default."""
+
+    pack: int = 1  # PacGAN: D judges m samples at once (Lin et al. 2018)
+    minibatch_disc: int = 0  # minibatch-discrimination kernels (Salimans et al. 2016); 0 = off
+    mbstd: bool = False  # minibatch standard-deviation feature (Karras et al. 2018)
+    unrolled_steps: int = 0  # k unrolled D steps in G's update (Metz et al. 2017); 0 = off
+    ema: float = 0.0  # decay of an EMA of G's weights used for sampling; 0 = off
+
+
+@dataclass
+class PenaltyConfig:
+    gp_weight: float = 0.0  # WGAN-GP gradient penalty (Gulrajani et al. 2017)
+    r1_gamma: float = 0.0  # R1 penalty on real data (Mescheder et al. 2018)
+    clip: float = 0.0  # WGAN weight clipping of D to [-clip, clip]; 0 = off
+
+
+@dataclass
 class Config:
     name: str = "custom"
     description: str = ""
@@ -110,6 +132,8 @@ class Config:
     guard: GuardConfig = field(default_factory=GuardConfig)
     srgan: SRGANConfig = field(default_factory=SRGANConfig)
     vaegan: VAEGANConfig = field(default_factory=VAEGANConfig)
+    remedies: RemediesConfig = field(default_factory=RemediesConfig)
+    penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
@@ -121,6 +145,8 @@ CHOICES = {
     "srgan.content": ("mse", "l1", "vgg"),
     "loss": ("nonsat", "minimax", "wasserstein", "hinge", "lsgan"),
     "model.arch": ("mlp", "dcgan"),
+    "model.cond_mode": ("projection", "concat"),
+    "optim.name": ("adam", "rmsprop"),
     "data.channels": (1, 3),
     "train.device": ("auto", "cpu", "cuda"),
 }
@@ -128,11 +154,13 @@ POSITIVE = (
     "data.resolution", "model.z_dim", "model.g_width", "model.d_width", "model.g_layers",
     "model.d_layers", "model.maxout_pieces", "optim.batch_size", "optim.lr_g", "optim.lr_d",
     "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
-    "train.grid_size", "srgan.blocks",
+    "train.grid_size", "srgan.blocks", "remedies.pack",
 )
 NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
                 "vaegan.pixel_weight", "vaegan.adv_weight",
-                "data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks")
+                "data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
+                "remedies.minibatch_disc", "remedies.unrolled_steps", "penalty.gp_weight", "penalty.r1_gamma",
+                "penalty.clip")
 
 
 def _to_plain(value: Any) -> Any:
@@ -224,6 +252,12 @@ def validate(cfg: Config) -> Config:
         raise UserError(f"config key 'guard.lr_factor': must lie in (0, 1), got {cfg.guard.lr_factor!r}")
     if cfg.train.steps == 0 and cfg.train.minutes == 0:
         raise UserError("config: set train.steps or train.minutes, or training would never stop")
+    if not 0.0 <= cfg.remedies.ema < 1.0:
+        raise UserError(f"config key 'remedies.ema': must lie in [0, 1), got {cfg.remedies.ema!r}")
+    if cfg.optim.batch_size % cfg.remedies.pack:
+        raise UserError(f"config key 'remedies.pack': {cfg.remedies.pack} must divide optim.batch_size {cfg.optim.batch_size}")
+    if cfg.remedies.pack > 1 and cfg.model.conditional:
+        raise UserError("config key 'remedies.pack': packing is not supported with model.conditional")
     if cfg.model.arch == "dcgan" and (cfg.data.resolution < 8 or cfg.data.resolution % 2):
         raise UserError(f"config key 'data.resolution': DCGAN needs an even resolution of at least 8, got {cfg.data.resolution}")
     if cfg.recipe == "srgan" and cfg.data.resolution % cfg.srgan.scale:

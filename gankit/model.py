@@ -57,7 +57,7 @@ class Model:
             y = self.recipe.sample_labels(m, gen)
             if y is not None and label is not None:
                 y = torch.full_like(y, label)
-            out.append(self.recipe.generate(z, y).float().cpu())
+            out.append(self.recipe.sample(z, y).float().cpu())  # G_ema when trained with one
             if y is not None:
                 labels.append(y.cpu())
         return torch.cat(out), (torch.cat(labels) if labels else None)

@@ -67,3 +67,25 @@ LOSSES: dict[str, Loss] = {
     "hinge": Loss(d_loss_hinge, g_loss_wasserstein, False),  # G's hinge loss is -E[D(G(z))]
     "lsgan": Loss(d_loss_lsgan, g_loss_lsgan, False),
 }
+
+
+def _grad_norms(critic: Callable[[Tensor], Tensor], x: Tensor, pack: int) -> Tensor:
+    """||grad_x critic(x)|| per sample, over all of a sample's dimensions (per packed group of
+    `pack` samples when D judges several at once)."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return grad.reshape(x.shape[0] // pack, -1).norm(2, dim=1)
+
+
+def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, eps: Tensor,
+                     pack: int = 1) -> Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)|| - 1)^2] with x_hat = eps x + (1-eps) G(z),
+    ONE mixing weight eps per sample (shape (N,)), broadcast over all of its dimensions."""
+    e = eps.view(-1, *([1] * (real.dim() - 1)))
+    x_hat = e * real.detach() + (1 - e) * fake.detach()
+    return ((_grad_norms(critic, x_hat, pack) - 1.0) ** 2).mean()
+
+
+def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, pack: int = 1) -> Tensor:
+    """R1 (Mescheder et al. 2018): E[||grad D(x)||^2] on real data; the caller weighs it by gamma/2."""
+    return (_grad_norms(critic, real, pack) ** 2).mean()

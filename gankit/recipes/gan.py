@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import copy
+
 import torch
 import torch.nn as nn
+from torch.func import functional_call
 
 from ..config import Config
 from ..data import Dataset
 from ..nets import build_nets
-from ..objectives import LOSSES
+from ..errors import UserError
+from ..objectives import LOSSES, gradient_penalty, r1_penalty
 
 Tensor = torch.Tensor
 
@@ -27,15 +31,29 @@ class Batch:
 
 
 class GANRecipe:
+    """Every family of issue 3 is this recipe with options: the loss (nonsat, minimax, wasserstein,
+    hinge, lsgan), penalties (WGAN-GP, R1, clipping), the conditional form, and the remedies
+    (packing, minibatch std / discrimination, unrolled D, an EMA of G)."""
+
     def __init__(self, cfg: Config, data: Dataset):
         self.cfg = cfg
         self.z_dim = cfg.model.z_dim
         self.loss = LOSSES[cfg.loss]
-        self.G, self.D = build_nets(cfg, tuple(data.x.shape[1:]))
+        self.conditional = cfg.model.conditional
+        self.num_classes = data.num_classes
+        if self.conditional and self.num_classes < 2:
+            raise UserError(f"config key 'model.conditional': data '{data.name}' has no class labels")
+        self.G, self.D = build_nets(cfg, tuple(data.x.shape[1:]), self.num_classes)
+        self.G_ema = None
+        if cfg.remedies.ema > 0:
+            self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
 
     def modules(self) -> dict[str, nn.Module]:
         """Every network whose weights a checkpoint holds."""
-        return {"G": self.G, "D": self.D}
+        mods = {"G": self.G, "D": self.D}
+        if self.G_ema is not None:
+            mods["G_ema"] = self.G_ema
+        return mods
 
     def g_parameters(self):
         """What the generator's optimiser trains (VAE-GAN adds its encoder)."""
@@ -45,11 +63,30 @@ class GANRecipe:
         return torch.randn(n, self.z_dim, generator=generator, device=generator.device)
 
     def sample_labels(self, n: int, generator: torch.Generator) -> Tensor | None:
-        """Labels for fake samples; None for an unconditional model."""
-        return None
+        """Labels for fake samples, uniform over the classes; None for an unconditional model."""
+        if not self.conditional:
+            return None
+        return torch.randint(0, self.num_classes, (n,), generator=generator, device=generator.device)
+
+    def _g(self, G: nn.Module, z: Tensor, labels: Tensor | None) -> Tensor:
+        return G(z, labels) if self.conditional else G(z)
 
     def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        return self.G(z)
+        """Samples from the generator being trained."""
+        return self._g(self.G, z, labels)
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The network to draw samples from: the EMA of G when remedies.ema > 0."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    def sample(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Samples for grids and `gankit sample` (the EMA generator when there is one)."""
+        return self._g(self.sampler, z, labels)
+
+    def _d(self, x: Tensor, labels: Tensor | None, params: dict | None = None) -> Tensor:
+        args = (x, labels) if self.conditional else (x,)
+        return self.D(*args) if params is None else functional_call(self.D, params, args)
 
     def _d_stats(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
         squash = torch.sigmoid if self.loss.probabilities else (lambda t: t)
@@ -59,16 +96,71 @@ class GANRecipe:
         """D's loss on a real and a fake batch; G is frozen (no graph through it)."""
         with torch.no_grad():
             fake = self.generate(batch.z, batch.fake_labels)
-        real_logits, fake_logits = self.D(batch.real), self.D(fake)
+        real_logits, fake_logits = self._d(batch.real, batch.labels), self._d(fake, batch.fake_labels)
         loss = self.loss.d(real_logits, fake_logits)
-        return loss, {"loss_d": loss.detach(), **self._d_stats(real_logits, fake_logits)}
+        stats = {"loss_d": loss.detach(), **self._d_stats(real_logits, fake_logits)}
+        p = self.cfg.penalty
+        if p.gp_weight > 0:
+            # Interpolates pair real i with fake i, so both carry the real batch's labels.
+            eps = torch.rand(batch.real.shape[0], device=batch.real.device)
+            gp = gradient_penalty(lambda x: self._d(x, batch.labels), batch.real, fake, eps, self.cfg.remedies.pack)
+            loss = loss + p.gp_weight * gp
+            stats["gp"] = gp.detach()
+        if p.r1_gamma > 0:
+            r1 = r1_penalty(lambda x: self._d(x, batch.labels), batch.real, self.cfg.remedies.pack)
+            loss = loss + 0.5 * p.r1_gamma * r1
+            stats["r1"] = r1.detach()
+        return loss, stats
 
     def g_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """G's loss through D; the loop has switched off D's weight gradients. Recipes that need
         real data in G's step (SRGAN's content loss, VAE-GAN's encoder) find it in `batch.real`."""
-        fake_logits = self.D(self.generate(batch.z, batch.fake_labels))
+        fake = self.generate(batch.z, batch.fake_labels)
+        params = self._unrolled_params(batch, fake) if self.cfg.remedies.unrolled_steps else None
+        fake_logits = self._d(fake, batch.fake_labels, params)
         loss = self.loss.g(fake_logits)
         return loss, {"loss_g": loss.detach()}
 
+    def _unrolled_params(self, batch: Batch, fake: Tensor) -> dict[str, Tensor]:
+        """Metz et al. 2017: k Adam steps of D on copies of its weights, keeping the graph so that
+        G's gradient flows through them. D's own weights and buffers are never written."""
+        o = self.cfg.optim
+        b1, b2 = o.betas_d
+        params = {k: v.detach().clone().requires_grad_(True) for k, v in self.D.named_parameters()}
+        buffers = {k: v.clone() for k, v in self.D.named_buffers()}  # BN statistics stay untouched
+        m = {k: torch.zeros_like(v) for k, v in params.items()}
+        v2 = {k: torch.zeros_like(v) for k, v in params.items()}
+        for t in range(1, self.cfg.remedies.unrolled_steps + 1):
+            state = {**params, **buffers}
+            loss = self.loss.d(self._d(batch.real, batch.labels, state), self._d(fake, batch.fake_labels, state))
+            grads = torch.autograd.grad(loss, list(params.values()), create_graph=True, allow_unused=True)
+            new = {}
+            for (k, p), g in zip(params.items(), grads):
+                if g is None:
+                    new[k] = p
+                    continue
+                m[k] = b1 * m[k] + (1 - b1) * g
+                v2[k] = b2 * v2[k] + (1 - b2) * g * g
+                m_hat, v_hat = m[k] / (1 - b1**t), v2[k] / (1 - b2**t)
+                new[k] = p - o.lr_d * m_hat / torch.sqrt(v_hat + 1e-16)  # eps inside the sqrt: finite gradient at 0
+            params = new
+        return {**params, **buffers}
+
     def after_d_step(self) -> None:
-        """Hook for constraints applied after each D update (WGAN's weight clipping)."""
+        """WGAN's weight clipping (Arjovsky et al. 2017) after each D update."""
+        c = self.cfg.penalty.clip
+        if c > 0:
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.clamp_(-c, c)
+
+    def after_g_step(self) -> None:
+        """Update the EMA of G's weights; buffers (batch-norm statistics) are copied."""
+        if self.G_ema is None:
+            return
+        decay = self.cfg.remedies.ema
+        with torch.no_grad():
+            for e, p in zip(self.G_ema.parameters(), self.G.parameters()):
+                e.lerp_(p, 1.0 - decay)
+            for e, b in zip(self.G_ema.buffers(), self.G.buffers()):
+                e.copy_(b)

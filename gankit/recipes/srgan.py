@@ -84,6 +84,8 @@ class VGGFeatures(nn.Module):
 class SRGANRecipe(GANRecipe):
     def __init__(self, cfg: Config, data: Dataset):
         self.cfg, self.sr = cfg, cfg.srgan
+        # Not a noise-to-image GAN: no classes and no EMA generator (GANRecipe's other options).
+        self.conditional, self.num_classes, self.G_ema = False, 0, None
         self.scale = cfg.srgan.scale
         self.loss = LOSSES[cfg.loss]
         self.pool = data.x  # HR patches; LR "latents" are cut from them

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from ..config import Config
 from ..data import Dataset
+from ..errors import UserError
 from ..nets.encoder import Encoder
 from ..nets.init import dcgan_init
 from .gan import Batch, GANRecipe
@@ -34,6 +35,11 @@ class VAEGANRecipe(GANRecipe):
     def __init__(self, cfg: Config, data: Dataset):
         if data.x.dim() != 4:
             raise ValueError("VAE-GAN needs image data")
+        r = cfg.remedies
+        if r.pack > 1 or r.mbstd or r.minibatch_disc or cfg.model.conditional:
+            # G's step reads D's features directly, past the layers these options add.
+            raise UserError("recipe 'vaegan' does not support remedies.pack, remedies.mbstd, "
+                            "remedies.minibatch_disc or model.conditional")
         super().__init__(cfg, data)
         self.v = cfg.vaegan
         c, r = data.x.shape[1], data.x.shape[2]
@@ -41,7 +47,7 @@ class VAEGANRecipe(GANRecipe):
         self.E.apply(dcgan_init)
 
     def modules(self):
-        return {"G": self.G, "D": self.D, "E": self.E}
+        return {**super().modules(), "E": self.E}
 
     def g_parameters(self):
         return list(self.G.parameters()) + list(self.E.parameters())
@@ -78,7 +84,7 @@ class VAEGANRecipe(GANRecipe):
         n = len(x)
         # Per-image squared error in D's features, summed over features like the pixel term below.
         feature = (feats_fake[:n] - feats_real).pow(2).flatten(1).sum(1).mean() / feats_real[0].numel() * x[0].numel()
-        adv = self.loss.g(self.D.head(feats_fake).flatten())
+        adv = self.loss.g(self.D.head(feats_fake.flatten(1)).flatten())
         loss = self.v.kl_weight * kl + self.v.feature_weight * feature + self.v.adv_weight * adv
         stats = {"loss_kl": kl.detach(), "loss_feature": feature.detach(), "loss_adv": adv.detach()}
         if self.v.pixel_weight:

@@ -76,9 +76,12 @@ class Trainer:
             self.recipe.G = distributed.wrap(self.recipe.G, self.dist, self.device, cfg.dist.sync_bn)
             self.recipe.D = distributed.wrap(self.recipe.D, self.dist, self.device, cfg.dist.sync_bn)
         o = cfg.optim
-        # Fused Adam: one kernel for all parameters, on CPU as on CUDA.
-        self.opt_g = torch.optim.Adam(self.recipe.g_parameters(), lr=o.lr_g, betas=o.betas_g, fused=True)
-        self.opt_d = torch.optim.Adam(self.recipe.D.parameters(), lr=o.lr_d, betas=o.betas_d, fused=True)
+        if o.name == "rmsprop":  # WGAN with clipping (Arjovsky et al. 2017): no momentum
+            self.opt_g = torch.optim.RMSprop(self.recipe.g_parameters(), lr=o.lr_g)
+            self.opt_d = torch.optim.RMSprop(self.recipe.D.parameters(), lr=o.lr_d)
+        else:  # fused Adam: one kernel for all parameters, on CPU as on CUDA
+            self.opt_g = torch.optim.Adam(self.recipe.g_parameters(), lr=o.lr_g, betas=o.betas_g, fused=True)
+            self.opt_d = torch.optim.Adam(self.recipe.D.parameters(), lr=o.lr_d, betas=o.betas_d, fused=True)
         self.data_gen = torch.Generator().manual_seed(cfg.train.seed)
         self.noise_gen = torch.Generator(self.device).manual_seed(cfg.train.seed + 1)
         self.batches = Batches(len(self.data), o.batch_size, self.data_gen)
@@ -132,6 +135,7 @@ class Trainer:
         loss.backward()
         self.opt_g.step()
         _set_requires_grad(self.recipe.D, True)
+        self.recipe.after_g_step()
         return stats
 
     def train_step(self) -> dict[str, torch.Tensor]:
@@ -240,11 +244,11 @@ class Trainer:
         return record
 
     def save_grid(self) -> Path:
-        G = self.recipe.G
+        G = self.recipe.sampler  # the EMA generator when there is one
         was_training = G.training
         G.eval()
         with torch.no_grad():
-            samples = self.recipe.generate(self.fixed_z, self.fixed_labels)
+            samples = self.recipe.sample(self.fixed_z, self.fixed_labels)
         G.train(was_training)
         path = save_samples(samples, self.dir / "samples" / f"step_{self.step:06d}.png")
         self.live.on_sample(self.step, self.recipe, self.device, path)
