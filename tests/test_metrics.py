@@ -112,7 +112,10 @@ def test_ordering_real_blurred_collapsed_noise(mnist_eval):
                 continue
             sign = 1 if better == "max" else -1
             score = {k: sign * r[k][key] for k in r}
-            assert score["real"] > score["blurred"], (key, r["real"][key], r["blurred"][key])
+            if key == "classes_covered":  # a count that both reach in full (10 of 10)
+                assert score["real"] >= score["blurred"]
+            else:
+                assert score["real"] > score["blurred"], (key, r["real"][key], r["blurred"][key])
             # Precision and density measure fidelity alone: copies of one real digit are perfectly
             # faithful, so only recall-type values must rank them below blurred digits.
             for bad in ("noise",) if key in ("precision", "density") else ("collapsed", "noise"):
