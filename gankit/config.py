@@ -64,6 +64,15 @@ class TrainConfig:
 
 
 @dataclass
+class EvalConfig:
+    every: int = 0  # evaluate every N generator steps into metrics.jsonl (0 = never)
+    metrics: str = "fd,kid"  # comma-separated names from gankit.metrics.METRICS
+    best_metric: str = ""  # a reported value (fd, kid_mean, recall, ...): keep checkpoints/best.safetensors by it
+    num_samples: int = 2000  # samples drawn per evaluation (same latents every time)
+    against: str = ""  # reference data (default: data.source)
+
+
+@dataclass
 class Config:
     name: str = "custom"
     description: str = ""
@@ -73,6 +82,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
@@ -89,9 +99,9 @@ POSITIVE = (
     "data.resolution", "model.z_dim", "model.g_width", "model.d_width", "model.g_layers",
     "model.d_layers", "model.maxout_pieces", "optim.batch_size", "optim.lr_g", "optim.lr_d",
     "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
-    "train.grid_size",
+    "train.grid_size", "evaluation.num_samples",
 )
-NON_NEGATIVE = ("data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout")
+NON_NEGATIVE = ("data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout", "evaluation.every")
 
 
 def _to_plain(value: Any) -> Any:
@@ -178,6 +188,9 @@ def validate(cfg: Config) -> Config:
         raise UserError("config: set train.steps or train.minutes, or training would never stop")
     if cfg.model.arch == "dcgan" and (cfg.data.resolution < 8 or cfg.data.resolution % 2):
         raise UserError(f"config key 'data.resolution': DCGAN needs an even resolution of at least 8, got {cfg.data.resolution}")
+    if cfg.evaluation.every:
+        from .metrics.during import check_config
+        check_config(cfg.evaluation)
     return cfg
 
 

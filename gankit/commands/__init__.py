@@ -1,5 +1,5 @@
 """CLI sub-commands, one small module each: `register(subparsers)` adds it, `run(args)` executes it."""
 
-from . import presets, sample, train
+from . import eval, presets, sample, train
 
-COMMANDS = [presets, train, sample]
+COMMANDS = [presets, train, sample, eval]
