@@ -44,6 +44,21 @@ METRICS: dict[str, Metric] = {
 }
 
 
+def _mixture_applies(ctx: EvalContext) -> bool:
+    return ctx.fake.dim() == 2 and ctx.dataset in ("ring", "grid")
+
+
+try:  # the 2-D mixtures' mode statistics come with the families work (gankit/metrics/mixture.py)
+    from .mixture import mixture_stats
+except ImportError:  # not merged into this tree yet
+    mixture_stats = None
+if mixture_stats is not None:
+    METRICS["mixture"] = Metric(
+        lambda ctx: mixture_stats(ctx.fake.numpy(), ctx.dataset),
+        "ring/grid (PacGAN protocol): modes captured, share of samples within 3 std of a mode, reverse KL",
+        {"modes": "max", "hq": "max", "reverse_kl": "min"}, _mixture_applies)
+
+
 def register_metric(name: str, metric: Metric) -> None:
     METRICS[name] = metric
 
