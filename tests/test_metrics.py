@@ -136,3 +136,19 @@ def test_memorisation_flags_copies(mnist_eval):
 
 def test_direction_names():
     assert direction("fd") == "min" and direction("recall") == "max"
+
+
+def test_stacked_mnist_modes_from_held_out_digits():
+    from gankit.metrics.domain import DomainExtractor, mnist_split
+    _, _, held_x, held_y = mnist_split()
+    gen = torch.Generator().manual_seed(0)
+    idx = torch.randint(0, len(held_x), (3000, 3), generator=gen)
+    stacked = torch.cat([held_x[idx[:, c]] for c in range(3)], 1)  # (3000, 3, 28, 28)
+    ctx = EvalContext(stacked, stacked[:500], DomainExtractor())
+    assert ctx.is_stacked and not ctx.has_probs
+    r = calc_metrics(["stacked", "fd"], ctx)
+    truth = stacked_modes(held_y[idx])  # the modes of the true digit labels
+    assert abs(r["modes"] - truth["modes"]) <= 30 and r["modes"] > 900
+    assert r["kl_uniform"] < truth["kl_uniform"] + 0.1
+    collapsed = calc_metrics(["stacked"], EvalContext(stacked[:1].repeat(500, 1, 1, 1), stacked[:2], DomainExtractor()))
+    assert collapsed["modes"] == 1 and collapsed["kl_uniform"] == pytest.approx(np.log(1000))

@@ -9,6 +9,7 @@ digits' that evaluations compare against.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -45,6 +46,7 @@ class DigitNet(nn.Module):
         return f, self.out(f).softmax(1)
 
 
+@functools.lru_cache(maxsize=1)  # reading the bundled CSV takes seconds; callers must not modify
 def mnist_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(train x, train y, held-out x, held-out y) from the bundled MNIST, images in [-1, 1]."""
     from ..config import DataConfig
