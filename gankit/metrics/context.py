@@ -17,6 +17,7 @@ class EvalContext:
         self.fake, self.real = fake.float().cpu(), real.float().cpu()
         self.train = self.real if train is None else train.float().cpu()
         self.extractor, self.seed, self.dataset = extractor, seed, dataset
+        self.cache: dict = {}  # values several metrics share (the reference's k-NN radii)
 
     @property
     def extractor_name(self) -> str:

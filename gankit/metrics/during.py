@@ -52,6 +52,7 @@ class _State:
             self.real = x[keep].float().cpu()
         self.extractor = pick_extractor(self.real[:1])
         self.real_cache = None  # reference features, computed once
+        self.shared: dict = {}  # reference-only values metrics keep on the context (k-NN radii)
         self.best = None
         best = Path(trainer.dir) / "checkpoints" / "best.safetensors"
         if best.exists():
@@ -82,6 +83,7 @@ def evaluate_step(trainer) -> dict | None:
     ctx = EvalContext(_generate(trainer, st), st.real, st.extractor, seed=trainer.step)
     if st.real_cache is not None:
         ctx.__dict__["_real"] = st.real_cache
+    ctx.cache = st.shared
     results = calc_metrics(st.names, ctx)
     st.real_cache = ctx._real
     record = {"step": trainer.step, "eval": results, "eval_time": round(time.monotonic() - t, 3)}

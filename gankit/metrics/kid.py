@@ -9,14 +9,17 @@ import torch
 def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor) -> float:
     """Unbiased MMD^2 between samples x (m, d) and y (n, d): the diagonal k(x_i, x_i) is left out."""
     d = x.shape[1]
-    # Inner products in float32 (the costly part), the cube and the sums in float64.
-    kxx = (x @ x.T / d + 1).double() ** 3
-    kyy = (y @ y.T / d + 1).double() ** 3
-    kxy = (x @ y.T / d + 1).double() ** 3
+
+    def kernel(a, b):  # float32 products (the costly part), sums in float64
+        k = a @ b.T / d + 1
+        return k * k * k
+
+    kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
     m, n = len(x), len(y)
-    return float((kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1))
-                 + (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1))
-                 - 2 * kxy.mean())
+    f64 = torch.float64
+    return float((kxx.sum(dtype=f64) - kxx.diagonal().sum(dtype=f64)) / (m * (m - 1))
+                 + (kyy.sum(dtype=f64) - kyy.diagonal().sum(dtype=f64)) / (n * (n - 1))
+                 - 2 * kxy.sum(dtype=f64) / (m * n))
 
 
 def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, subset_size: int = 1000,

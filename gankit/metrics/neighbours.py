@@ -18,6 +18,14 @@ def pairwise_min_k(a: torch.Tensor, b: torch.Tensor, k: int, exclude_self: bool 
     return torch.cat(out)
 
 
+def kth_distances(a: torch.Tensor, ks: tuple[int, ...], chunk: int = 2048) -> dict[int, torch.Tensor]:
+    """Each point's distance to its k-th nearest other point of a, for several k in one pass."""
+    top = max(ks) + 1  # +1: the point itself, at distance 0
+    rows = [torch.cdist(a[s:s + chunk], a).topk(top, dim=1, largest=False).values for s in range(0, len(a), chunk)]
+    d = torch.cat(rows)
+    return {k: d[:, k] for k in ks}
+
+
 def count_within(a: torch.Tensor, b: torch.Tensor, radii: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     """For each row of a: how many rows j of b have |a - b_j| <= radii[j]."""
     out = []

@@ -12,30 +12,39 @@ from __future__ import annotations
 
 import torch
 
-from .neighbours import count_within, pairwise_min_k
+from .neighbours import count_within, kth_distances, pairwise_min_k
+
+PR_K, DC_K = 3, 5
 
 
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> dict:
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = PR_K, r_real: torch.Tensor | None = None) -> dict:
     real, fake = real.float(), fake.float()
-    r_real = pairwise_min_k(real, real, k, exclude_self=True)
+    r_real = pairwise_min_k(real, real, k, exclude_self=True) if r_real is None else r_real
     r_fake = pairwise_min_k(fake, fake, k, exclude_self=True)
     precision = (count_within(fake, real, r_real) > 0).double().mean().item()
     recall = (count_within(real, fake, r_fake) > 0).double().mean().item()
     return {"precision": precision, "recall": recall, "pr_k": k}
 
 
-def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> dict:
+def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = DC_K, r_real: torch.Tensor | None = None) -> dict:
     real, fake = real.float(), fake.float()
-    r_real = pairwise_min_k(real, real, k, exclude_self=True)
+    r_real = pairwise_min_k(real, real, k, exclude_self=True) if r_real is None else r_real
     density = (count_within(fake, real, r_real).double().sum() / (k * len(fake))).item()
     nearest_fake = pairwise_min_k(real, fake, 1)
     coverage = (nearest_fake <= r_real).double().mean().item()
     return {"density": density, "coverage": coverage, "dc_k": k}
 
 
+def _real_radii(ctx) -> dict[int, torch.Tensor]:
+    """The reference's k-NN radii for both metrics, from one pass, kept on the context."""
+    if "real_radii" not in ctx.cache:
+        ctx.cache["real_radii"] = kth_distances(ctx.real_features.float(), (PR_K, DC_K))
+    return ctx.cache["real_radii"]
+
+
 def compute_pr(ctx) -> dict:
-    return precision_recall(ctx.real_features, ctx.fake_features)
+    return precision_recall(ctx.real_features, ctx.fake_features, r_real=_real_radii(ctx)[PR_K])
 
 
 def compute_dc(ctx) -> dict:
-    return density_coverage(ctx.real_features, ctx.fake_features)
+    return density_coverage(ctx.real_features, ctx.fake_features, r_real=_real_radii(ctx)[DC_K])
