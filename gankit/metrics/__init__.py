@@ -83,15 +83,17 @@ def parse_names(names: str | list[str] | None) -> list[str] | None:
     return names
 
 
-def calc_metrics(names: list[str] | None, ctx: EvalContext) -> dict:
+def calc_metrics(names: list[str] | None, ctx: EvalContext, progress: bool = False) -> dict:
     """Run the named metrics (None: every one that applies). Asking for one that does not apply
     is a UserError."""
+    from tqdm import tqdm
+
     chosen = [n for n in METRICS if METRICS[n].applies(ctx)] if names is None else names
     out: dict = {"n_fake": len(ctx.fake), "n_real": len(ctx.real), "features": ctx.extractor_name}
     t = time.perf_counter()
     ctx.real_features, ctx.fake_features  # extracted once, shared by every metric
     out["time_features_s"] = round(time.perf_counter() - t, 3)
-    for name in chosen:
+    for name in tqdm(chosen, desc="metrics", disable=not progress, leave=False):
         metric = METRICS[name]
         if not metric.applies(ctx):
             raise UserError(f"metric '{name}' does not apply to this data ({metric.help})")

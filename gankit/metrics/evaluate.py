@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sys
+
 import numpy as np
 import torch
 
@@ -96,7 +98,7 @@ def evaluate_model(model, against: str | None = None, metrics=None, n: int = 10_
     results = []
     for r in range(repeats):
         fake = first if r == 0 else model.generate(n, seed=seed + r)[0]
-        results.append(calc_metrics(names, EvalContext(fake, real, ext, seed=seed + r, dataset=source)))
+        results.append(calc_metrics(names, EvalContext(fake, real, ext, seed=seed + r, dataset=source), sys.stderr.isatty()))
     return dict(summarise(results), against=source)
 
 
@@ -104,7 +106,8 @@ def evaluate_samples(fake: torch.Tensor, against: str, metrics=None, seed: int =
                      inception_weights: str | None = None, extractor: str | None = None) -> dict:
     real, _ = reference(against, fake)
     ext = pick_extractor(fake, inception_weights, extractor)
-    return dict(summarise([calc_metrics(parse_names(metrics), EvalContext(fake, real, ext, seed=seed, dataset=against))]),
+    ctx = EvalContext(fake, real, ext, seed=seed, dataset=against)
+    return dict(summarise([calc_metrics(parse_names(metrics), ctx, sys.stderr.isatty())]),
                 against=against)
 
 
