@@ -119,6 +119,15 @@ class PenaltyConfig:
 
 
 @dataclass
+class EvalConfig:
+    every: int = 0  # evaluate every N generator steps into metrics.jsonl (0 = never)
+    metrics: str = "fd,kid"  # comma-separated names from gankit.metrics.METRICS
+    best_metric: str = ""  # a reported value (fd, kid_mean, recall, ...): keep checkpoints/best.safetensors by it
+    num_samples: int = 2000  # samples drawn per evaluation (same latents every time)
+    against: str = ""  # reference data (default: data.source)
+
+
+@dataclass
 class Config:
     name: str = "custom"
     description: str = ""
@@ -134,6 +143,7 @@ class Config:
     vaegan: VAEGANConfig = field(default_factory=VAEGANConfig)
     remedies: RemediesConfig = field(default_factory=RemediesConfig)
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
@@ -154,13 +164,13 @@ POSITIVE = (
     "data.resolution", "model.z_dim", "model.g_width", "model.d_width", "model.g_layers",
     "model.d_layers", "model.maxout_pieces", "optim.batch_size", "optim.lr_g", "optim.lr_d",
     "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
-    "train.grid_size", "srgan.blocks", "remedies.pack",
+    "train.grid_size", "srgan.blocks", "remedies.pack", "evaluation.num_samples",
 )
 NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
                 "vaegan.pixel_weight", "vaegan.adv_weight",
                 "data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
                 "remedies.minibatch_disc", "remedies.unrolled_steps", "penalty.gp_weight", "penalty.r1_gamma",
-                "penalty.clip")
+                "penalty.clip", "evaluation.every")
 
 
 def _to_plain(value: Any) -> Any:
@@ -264,6 +274,9 @@ def validate(cfg: Config) -> Config:
         raise UserError(f"config key 'data.resolution': SRGAN's HR patch size {cfg.data.resolution} must be a multiple of srgan.scale={cfg.srgan.scale}")
     if cfg.recipe == "srgan" and cfg.srgan.content == "vgg" and not cfg.srgan.vgg_weights:
         raise UserError("config key 'srgan.vgg_weights': content=vgg needs a VGG19 weights file (none can be downloaded here)")
+    if cfg.evaluation.every:
+        from .metrics.during import check_config
+        check_config(cfg.evaluation)
     return cfg
 
 

@@ -103,7 +103,9 @@ def bench_preset(name: str, device: torch.device, iters: int, repeats: int, peak
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp), progress=False)
         G, D = trainer.recipe.G, trainer.recipe.D
-        reference = ReferenceLoop(cfg, copy.deepcopy(G), copy.deepcopy(D), trainer.x)
+        plain = torch.contiguous_format  # the reference is plain PyTorch: default layout, copies of the nets
+        reference = ReferenceLoop(cfg, copy.deepcopy(G).to(memory_format=plain), copy.deepcopy(D).to(memory_format=plain),
+                                  trainer.x.contiguous())
         # Count on the reference copies (plain modules) so that compilation does not hide ops.
         gflop = count_gflop(reference.train_step, device)
         loops = {"gankit": trainer.train_step, "reference": reference.train_step}
@@ -132,3 +134,74 @@ def format_table(rows: list[SpeedRow], peak: float, device: torch.device) -> str
         lines.append(f"{r.preset:<16}{r.gankit_ips:>14.1f}{r.reference_ips:>12.1f}{r.ratio:>8.2f}"
                      f"{r.gflop_per_iter:>10.3f}{100 * r.peak_fraction:>7.1f}%{r.peak_mem_mib:>10.0f}")
     return "\n".join(lines)
+
+
+def quality_race(minutes: float, seed: int = 0, n_eval: int = 5000) -> list[tuple[str, int, float]]:
+    """dcgan-mnist through gankit and the classic DCGAN (pytorch/examples settings: width 64,
+    z 100, batch 64, Adam 2e-4 / 0.5) through the reference loop, each for `minutes` of wall
+    clock; returns (name, steps, domain Frechet distance on n_eval samples vs bundled MNIST)."""
+    from ..data import load_dataset
+    from ..metrics.evaluate import evaluate_samples
+    from ..model import load
+    from ..nets import DCGANDiscriminator, DCGANGenerator
+    from ..nets.init import dcgan_init
+    from ..train.loop import train
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = load_config("dcgan-mnist", ["train.steps=0", f"train.minutes={minutes}", f"train.seed={seed}"])
+        run = train(cfg, Path(tmp) / "gankit", progress=False)
+        fake, _ = load(run.dir).generate(n_eval, seed=seed)
+        rows.append(("gankit dcgan-mnist", run.step, evaluate_samples(fake, "mnist", ["fd"])["fd"]))
+
+    torch.manual_seed(seed)
+    classic = load_config("dcgan-mnist", ["model.z_dim=100", "optim.batch_size=64", "optim.lr_g=2e-4", "optim.lr_d=2e-4"])
+    G, D = DCGANGenerator(100, 28, 1, 64), DCGANDiscriminator(28, 1, 64)
+    G.apply(dcgan_init)
+    D.apply(dcgan_init)
+    x = load_dataset(classic.data).x
+    ref = ReferenceLoop(classic, G, D, x)
+    steps, t0 = 0, time.monotonic()
+    while time.monotonic() - t0 < minutes * 60:
+        ref.train_step()
+        steps += 1
+    G.eval()
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(seed)
+        fake = torch.cat([G(torch.randn(500, 100, generator=gen)) for _ in range(n_eval // 500)])
+    rows.append(("reference classic DCGAN", steps, evaluate_samples(fake, "mnist", ["fd"])["fd"]))
+    return rows
+
+
+def register(parser) -> None:
+    parser.add_argument("--presets", default="vanilla-mnist,dcgan-mnist,cgan-mnist,wgangp-mnist,hinge-mnist,ring",
+                        help="comma-separated presets whose nets are timed")
+    parser.add_argument("--iters", type=int, default=20, help="iterations per timed repeat")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--quality", action="store_true",
+                        help="also race dcgan-mnist against the classic DCGAN for --minutes each (domain Frechet distance)")
+    parser.add_argument("--minutes", type=float, default=5.0)
+
+
+def run(args) -> int:
+    from ..config import preset_names
+    from ..errors import UserError
+    from ..train.device import resolve_device
+
+    device = resolve_device(args.device)
+    names = [n.strip() for n in args.presets.split(",") if n.strip()]
+    for n in names:
+        if n not in preset_names():
+            raise UserError(f"--presets: unknown preset '{n}'")
+    if args.iters < 1 or args.repeats < 1:
+        raise UserError("--iters and --repeats must be at least 1")
+    peak = matmul_peak_gflops(device)
+    rows = [bench_preset(n, device, args.iters, args.repeats, peak) for n in names]
+    print(format_table(rows, peak, device))
+    if args.quality:
+        print(f"\nquality race: {args.minutes:g} minutes each, domain Frechet distance of 5,000 samples "
+              "vs the 5,000 bundled MNIST digits (gankit's MNIST classifier features; lower is better)")
+        for name, steps, fd in quality_race(args.minutes):
+            print(f"{name:<26}{steps:>8} steps   FD {fd:8.2f}")
+    return 0

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from ..config import Config, dump_yaml, from_dict
 from ..data import load_dataset
 from ..errors import Diverged, UserError
+from ..metrics.during import evaluate_step
 from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
 from ..report.live import LiveReport
@@ -211,6 +212,7 @@ class Trainer:
                 if self.step % t.checkpoint_every == 0:
                     self.elapsed = time.monotonic() - start
                     self.save(periodic=True)
+                evaluate_step(self)  # every evaluation.every steps: metrics.jsonl and checkpoints/best
         finally:
             bar.close()
         self.check_finite()

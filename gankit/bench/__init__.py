@@ -1,0 +1,1 @@
+"""Benchmarks behind `gankit bench MODE`: each mode is a module with `register(parser)` and `run(args)`."""

@@ -1,0 +1,46 @@
+"""`gankit bench modes` machinery on a short plain-GAN run on `ring`."""
+
+import json
+
+import numpy as np
+import pytest
+
+from gankit.bench import modes
+from gankit.cli import main
+from gankit.data.toy import MIXTURES
+from gankit.metrics import METRICS, Metric
+
+
+def _nearest_mode_stats(ctx):  # an oracle for the test when the families' metric is not installed
+    means, std = MIXTURES[ctx.dataset]
+    d = np.linalg.norm(ctx.fake.numpy()[:, None] - means[None], axis=2)
+    hq = d.min(1) <= 3 * std
+    counts = np.bincount(d.argmin(1)[hq], minlength=len(means))
+    p = counts[counts > 0] / max(counts.sum(), 1)
+    return {"modes": int((counts > 0).sum()), "hq": float(hq.mean()),
+            "reverse_kl": float((p * np.log(p * len(means))).sum()) if hq.any() else float("inf")}
+
+
+@pytest.fixture
+def mixture_metric(monkeypatch):
+    if "mixture" not in METRICS:
+        monkeypatch.setitem(METRICS, "mixture", Metric(_nearest_mode_stats, "test oracle", {"modes": "max"}))
+
+
+def test_bench_modes_quick_table(tmp_path, capsys, mixture_metric, monkeypatch):
+    monkeypatch.setitem(modes.SETS, "ring", 500)
+    assert main(["bench", "modes", "--sets", "ring", "--methods", "GAN", "--seeds", "2", "--steps", "30",
+                 "--out", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "| ring | GAN | 2 x 500 | 30 |" in out and "6.3±0.5 / 98.2±0.2 / 0.45±0.09" in out
+    res = json.loads((tmp_path / "b" / "results.json").read_text())
+    row = res["rows"][0]
+    assert 0 <= row["modes"][0] <= 8 and 0 <= row["hq"][0] <= 100 and row["kl"][0] >= 0 and row["kl"][1] >= 0
+    assert (tmp_path / "b" / "ring" / "GAN" / "seed1" / "checkpoints" / "last.safetensors").exists()
+    assert main(["bench", "modes", "--sets", "moon"]) == 2
+    assert main(["bench", "modes", "--methods", "GAN,nope"]) == 2
+
+
+def test_pack_sizes_fit_the_batch():
+    assert modes._fit_batch(["remedies.pack=3"], 64) == ["remedies.pack=3", "optim.batch_size=63"]
+    assert modes._fit_batch(["remedies.pack=4"], 64) == ["remedies.pack=4"]
