@@ -175,7 +175,7 @@ def test_conditional_labels_and_projection_depend_on_label(tmp_path):
 
 def test_config_checks():
     with pytest.raises(UserError, match="remedies.pack"):
-        load_config("ring", ["remedies.pack=5"])  # 192 is not a multiple of 5
+        load_config("ring", ["remedies.pack=5"])  # 96 is not a multiple of 5
     with pytest.raises(UserError, match="remedies.ema"):
         load_config("ring", ["remedies.ema=1.0"])
     with pytest.raises(UserError, match="cond_mode"):
