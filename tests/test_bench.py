@@ -44,3 +44,18 @@ def test_bench_modes_quick_table(tmp_path, capsys, mixture_metric, monkeypatch):
 def test_pack_sizes_fit_the_batch():
     assert modes._fit_batch(["remedies.pack=3"], 64) == ["remedies.pack=3", "optim.batch_size=63"]
     assert modes._fit_batch(["remedies.pack=4"], 64) == ["remedies.pack=4"]
+
+
+def test_speed_bench_times_both_loops_on_the_same_nets():
+    import torch
+
+    from gankit.bench.speed import bench_preset, count_gflop, format_table
+
+    dev = torch.device("cpu")
+    row = bench_preset("cgan-mnist", dev, iters=1, repeats=1, peak=100.0,
+                       overrides=["model.g_width=8", "model.d_width=8", "data.limit=256", "optim.batch_size=16"])
+    assert row.gankit_ips > 0 and row.reference_ips > 0 and row.gflop_per_iter > 0
+    assert "cgan-mnist" in format_table([row], 100.0, dev)
+    # The flop counter sees exactly a matrix product's 2*m*n*k multiply-adds.
+    a, b = torch.randn(64, 32), torch.randn(32, 16)
+    assert abs(count_gflop(lambda: a @ b, dev) - 2 * 64 * 32 * 16 / 1e9) < 1e-12

@@ -45,8 +45,10 @@ class ReferenceLoop:
     """The textbook loop (pytorch/examples dcgan/main.py): BCE on logits, Adam with default settings,
     one fake batch per iteration reused for G's step, D's weight gradients computed and discarded."""
 
-    def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, x: torch.Tensor):
+    def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None,
+                 num_classes: int = 0):
         self.G, self.D, self.x, self.cfg = G, D, x, cfg
+        self.labels, self.num_classes = labels, num_classes  # conditional nets take labels too
         o = cfg.optim
         self.opt_g = torch.optim.Adam(G.parameters(), lr=o.lr_g, betas=o.betas_g)
         self.opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=o.betas_d)
@@ -56,15 +58,19 @@ class ReferenceLoop:
 
     def train_step(self) -> None:
         n, dev = self.cfg.optim.batch_size, self.x.device
+        cond = self.num_classes > 0
         for _ in range(self.cfg.optim.d_steps):
-            real = self.x[torch.randint(len(self.x), (n,), device=dev)]
-            fake = self.G(torch.randn(n, self.cfg.model.z_dim, device=dev))
+            idx = torch.randint(len(self.x), (n,), device=dev)
+            z = torch.randn(n, self.cfg.model.z_dim, device=dev)
+            y_real = (self.labels[idx],) if cond else ()
+            y_fake = (torch.randint(self.num_classes, (n,), device=dev),) if cond else ()
+            fake = self.G(z, *y_fake)
             self.opt_d.zero_grad()
-            loss_d = self.bce(self.D(real), self.ones) + self.bce(self.D(fake.detach()), self.zeros)
+            loss_d = self.bce(self.D(self.x[idx], *y_real), self.ones) + self.bce(self.D(fake.detach(), *y_fake), self.zeros)
             loss_d.backward()
             self.opt_d.step()
         self.opt_g.zero_grad()
-        self.bce(self.D(fake), self.ones).backward()
+        self.bce(self.D(fake, *y_fake), self.ones).backward()
         self.opt_g.step()
 
 
@@ -105,7 +111,7 @@ def bench_preset(name: str, device: torch.device, iters: int, repeats: int, peak
         G, D = trainer.recipe.G, trainer.recipe.D
         plain = torch.contiguous_format  # the reference is plain PyTorch: default layout, copies of the nets
         reference = ReferenceLoop(cfg, copy.deepcopy(G).to(memory_format=plain), copy.deepcopy(D).to(memory_format=plain),
-                                  trainer.x.contiguous())
+                                  trainer.x.contiguous(), trainer.labels, trainer.recipe.num_classes if trainer.recipe.conditional else 0)
         # Count on the reference copies (plain modules) so that compilation does not hide ops.
         gflop = count_gflop(reference.train_step, device)
         loops = {"gankit": trainer.train_step, "reference": reference.train_step}
