@@ -3,7 +3,7 @@
 Trains each method on `ring`, `grid` and `stacked-mnist` with several seeds, evaluates 2,500 samples
 (2-D sets) or 26,000 (stacked MNIST), and prints mean ± std over seeds beside the published rows.
 Every method starts from the set's preset (which holds our best setting) and changes only what
-names it; the plain GAN and the other remedies switch the preset's packing off.
+names it; the plain GAN (and each remedy on top of it) switches every remedy of the preset off.
 """
 
 from __future__ import annotations
@@ -15,16 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import all_keys, load_config, preset_names
+from ..config import load_config
 from ..errors import UserError
 from ..train.checkpoint import atomic_write_bytes
 
-PLAIN = ["remedies.pack=1"]
+# The plain GAN: every remedy off, whatever the preset ships with.
+PLAIN = ["remedies.pack=1", "remedies.minibatch_disc=0", "remedies.mbstd=false", "remedies.unrolled_steps=0",
+         "remedies.ema=0"]
 METHODS: dict[str, list[str]] = {
     "GAN": PLAIN,
-    "PacGAN2": ["remedies.pack=2"],
-    "PacGAN3": ["remedies.pack=3"],
-    "PacGAN4": ["remedies.pack=4"],
+    "PacGAN2": PLAIN + ["remedies.pack=2"],
+    "PacGAN3": PLAIN + ["remedies.pack=3"],
+    "PacGAN4": PLAIN + ["remedies.pack=4"],
     "Unrolled": PLAIN + ["remedies.unrolled_steps=5"],
     "MBD": PLAIN + ["remedies.minibatch_disc=8"],
     "WGAN-GP": PLAIN + ["loss=wasserstein", "penalty.gp_weight=10"],
@@ -54,12 +56,6 @@ PUBLISHED = {
         "WGAN-GP": ("995", "", "0.148", "GDPP Table 3 (its own setting)"),
     },
 }
-# Until the families' presets exist, the 2-D sets fall back to this plain MLP GAN.
-FALLBACK = {"data": {"source": None}, "model": {"arch": "mlp", "z_dim": 2, "g_width": 128, "d_width": 128, "g_layers": 3},
-            "optim": {"batch_size": 192, "lr_g": 0.001, "lr_d": 0.001, "betas_g": [0.8, 0.999], "betas_d": [0.8, 0.999]},
-            "train": {"steps": 3000, "log_every": 100, "sample_every": 100000, "checkpoint_every": 100000}}
-QUICK = {"methods": ["GAN", "ours"], "seeds": 2, "steps": {"ring": 1500, "grid": 1500, "stacked-mnist": 400}}
-
 
 def register(p):
     p.add_argument("--quick", action="store_true", help="plain GAN and ours, 2 seeds, short runs (a few minutes)")
@@ -68,32 +64,6 @@ def register(p):
     p.add_argument("--seeds", type=int, help="seeds per method (default 3; --quick 2)")
     p.add_argument("--steps", type=int, help="generator steps per run (default: the preset's)")
     p.add_argument("--out", help="keep the runs and write results.json / table.md here (default: a temporary folder)")
-
-
-def _config(name: str, overrides: list[str]):
-    if name in preset_names():
-        return load_config(name, overrides)
-    if name not in ("ring", "grid"):
-        raise UserError(f"bench modes: set '{name}' needs its preset (from the families work), not installed")
-    path = Path(tempfile.mkdtemp()) / f"{name}.yaml"
-    import yaml
-    cfg = json.loads(json.dumps(FALLBACK))
-    cfg["data"]["source"], cfg["name"] = name, f"{name}-plain"
-    path.write_text(yaml.safe_dump(cfg))
-    return load_config(str(path), overrides)
-
-
-def _resolve(overrides: list[str]) -> list[str] | None:
-    """The overrides this tree understands; None when a remedy is missing. Switching packing off
-    needs no key where packing does not exist (the plain GAN before the families work)."""
-    keys = set(all_keys())
-    out = []
-    for o in overrides:
-        if o.split("=", 1)[0] in keys:
-            out.append(o)
-        elif o not in PLAIN:
-            return None
-    return out
 
 
 def _evaluate(set_name: str, model, n: int, seed: int) -> dict:
@@ -125,15 +95,12 @@ def run_bench(sets, methods, seeds, steps, out: Path, progress=print) -> list[di
     rows = []
     for set_name in sets:
         for method in methods:
-            overrides = _resolve(METHODS[method])
-            if overrides is None:
-                rows.append({"set": set_name, "method": method, "skipped": "needs the families' remedies"})
-                continue
+            overrides = METHODS[method]
             runs, t0 = [], time.monotonic()
             for seed in range(seeds):
                 extra = [f"train.seed={seed}"] + ([f"train.steps={steps[set_name]}"] if steps.get(set_name) else [])
-                base = _config(set_name, extra)
-                cfg = _config(set_name, _fit_batch(overrides, base.optim.batch_size) + extra)
+                base = load_config(set_name, extra)
+                cfg = load_config(set_name, _fit_batch(overrides, base.optim.batch_size) + extra)
                 run = train(cfg, out / set_name / method / f"seed{seed}", progress=False)
                 runs.append(_evaluate(set_name, load(run.dir), SETS[set_name], seed))
                 progress(f"  {set_name:14s} {method:9s} seed {seed}: {runs[-1]}")
