@@ -33,6 +33,7 @@ METHODS: dict[str, list[str]] = {
     "ours": [],  # the preset as shipped: our best setting
 }
 SETS = {"ring": 2_500, "grid": 2_500, "stacked-mnist": 26_000}  # samples evaluated per run
+QUICK = {"methods": ["GAN", "ours"], "seeds": 2, "steps": {"ring": 1500, "grid": 1500, "stacked-mnist": 400}}
 
 # Published rows (REFERENCES.md). 2-D: (modes, % high quality, reverse KL), PacGAN protocol, Lin et
 # al. 2018 Table 1, mean ± std over 10 trials. Stacked MNIST: (modes, KL to uniform).

@@ -53,8 +53,6 @@ class ReferenceLoop:
         self.opt_g = torch.optim.Adam(G.parameters(), lr=o.lr_g, betas=o.betas_g)
         self.opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=o.betas_d)
         self.bce = nn.BCEWithLogitsLoss()
-        n, dev = o.batch_size, x.device
-        self.ones, self.zeros = torch.ones(n, device=dev), torch.zeros(n, device=dev)
 
     def train_step(self) -> None:
         n, dev = self.cfg.optim.batch_size, self.x.device
@@ -66,11 +64,14 @@ class ReferenceLoop:
             y_fake = (torch.randint(self.num_classes, (n,), device=dev),) if cond else ()
             fake = self.G(z, *y_fake)
             self.opt_d.zero_grad()
-            loss_d = self.bce(self.D(self.x[idx], *y_real), self.ones) + self.bce(self.D(fake.detach(), *y_fake), self.zeros)
+            real_logits, fake_logits = self.D(self.x[idx], *y_real), self.D(fake.detach(), *y_fake)
+            # ones_like: a packing D (PacGAN) scores batch/m groups, not batch samples
+            loss_d = self.bce(real_logits, torch.ones_like(real_logits)) + self.bce(fake_logits, torch.zeros_like(fake_logits))
             loss_d.backward()
             self.opt_d.step()
         self.opt_g.zero_grad()
-        self.bce(self.D(fake, *y_fake), self.ones).backward()
+        g_logits = self.D(fake, *y_fake)
+        self.bce(g_logits, torch.ones_like(g_logits)).backward()
         self.opt_g.step()
 
 
