@@ -59,3 +59,14 @@ def test_speed_bench_times_both_loops_on_the_same_nets():
     # The flop counter sees exactly a matrix product's 2*m*n*k multiply-adds.
     a, b = torch.randn(64, 32), torch.randn(32, 16)
     assert abs(count_gflop(lambda: a @ b, dev) - 2 * 64 * 32 * 16 / 1e9) < 1e-12
+
+
+def test_bench_modes_flags_are_checked(capsys):
+    from gankit.cli import main
+
+    assert main(["bench", "modes", "--quick", "--methods", "Magic"]) == 2
+    assert "unknown method 'Magic'" in capsys.readouterr().err
+    assert main(["bench", "modes", "--quick", "--seeds", "0"]) == 2  # reads the quick settings first
+    assert "--seeds must be at least 1" in capsys.readouterr().err
+    assert main(["bench", "speed", "--presets", "nope"]) == 2
+    assert "unknown preset 'nope'" in capsys.readouterr().err

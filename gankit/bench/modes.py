@@ -147,7 +147,7 @@ def run(args) -> int:
     for m in methods:
         if m not in METHODS:
             raise UserError(f"--methods: unknown method '{m}' (one of: {', '.join(METHODS)})")
-    seeds = args.seeds or (QUICK["seeds"] if args.quick else 3)
+    seeds = args.seeds if args.seeds is not None else (QUICK["seeds"] if args.quick else 3)
     if seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {seeds}")
     steps = {s: args.steps for s in sets} if args.steps else (dict(QUICK["steps"]) if args.quick else {})
