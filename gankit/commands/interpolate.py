@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from .common import require_out_folder
 from ..train.checkpoint import atomic_write_bytes
 
 
@@ -58,8 +59,7 @@ def run(args) -> int:
     out = Path(args.out)
     if out.suffix not in (".png", ".gif"):
         raise UserError(f"--out '{out}': must end in .png or .gif")
-    if not out.parent.exists():
-        raise UserError(f"--out '{out}': folder '{out.parent}' does not exist")
+    require_out_folder(out)
     if args.steps < 2:
         raise UserError(f"--steps must be at least 2, got {args.steps}")
     if args.rows < 1:

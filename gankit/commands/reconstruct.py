@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from .common import require_out_folder
 from ..train.checkpoint import atomic_write_bytes
 
 
@@ -48,8 +49,7 @@ def run(args) -> int:
         raise UserError(f"input '{src}': expected an image file or an .npz")
     if is_npz != (out.suffix == ".npz") or (not is_npz and out.suffix.lower() not in IMAGE_SUFFIXES):
         raise UserError(f"--out '{out}': must be the same kind as the input '{src}' ({'.npz' if is_npz else 'an image file'})")
-    if not out.parent.exists():
-        raise UserError(f"--out '{out}': folder '{out.parent}' does not exist")
+    require_out_folder(out)
     model = load(args.path, device=args.device)
     if not hasattr(model.recipe, "reconstruct"):
         raise UserError(f"'{args.path}' is a '{model.config.recipe}' run with no encoder: train a vaegan preset")

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from .common import require_out_folder
 from ..train.checkpoint import atomic_write_bytes
 
 
@@ -45,8 +46,7 @@ def run(args) -> int:
         raise UserError(f"--out '{out}': must end in .png (a grid) or .npz (arrays)")
     if args.n < 1:
         raise UserError(f"-n must be at least 1, got {args.n}")
-    if not out.parent.exists():
-        raise UserError(f"--out '{out}': folder '{out.parent}' does not exist")
+    require_out_folder(out)
     model = load(args.path, device=args.device)
     arrays = model.sample(args.n, seed=args.seed, label=args.label)
     try:

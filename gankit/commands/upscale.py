@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from .common import require_out_folder
 from ..train.checkpoint import atomic_write_bytes
 
 
@@ -74,8 +75,7 @@ def run(args) -> int:
     fmt = Image.registered_extensions().get(out.suffix.lower())
     if fmt is None:
         raise UserError(f"output '{out}': unknown image type '{out.suffix}' (use .png)")
-    if not out.parent.exists():
-        raise UserError(f"output '{out}': folder '{out.parent}' does not exist")
+    require_out_folder(out, "output")
     model = load(args.path, device=args.device)
     if not hasattr(model.recipe, "upscale"):
         raise UserError(f"'{args.path}' is a '{model.config.recipe}' run, not an SRGAN: it cannot upscale")
