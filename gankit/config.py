@@ -53,6 +53,7 @@ class OptimConfig:
     betas_g: tuple[float, float] = (0.5, 0.999)
     betas_d: tuple[float, float] = (0.5, 0.999)
     d_steps: int = 1  # discriminator updates per generator update
+    lr_decay: float = 0.0  # the last share of the budget (steps or minutes) over which both learning rates fall linearly to 0
 
 
 @dataclass
@@ -67,6 +68,7 @@ class TrainConfig:
     grid_size: int = 64  # samples in each progress grid (fixed latent batch)
     channels_last: bool = True  # NHWC convolutions: +25% on this CPU's oneDNN kernels (gankit bench speed)
     compile: bool = False  # torch.compile the nets: measured no gain on CPU for the bundled presets
+    reuse_fake: bool = True  # G's step reuses the last D step's fakes (one G forward per iteration; noise-to-sample GANs)
 
 
 @dataclass
@@ -109,6 +111,7 @@ class RemediesConfig:
     mbstd: bool = False  # minibatch standard-deviation feature (Karras et al. 2018)
     unrolled_steps: int = 0  # k unrolled D steps in G's update (Metz et al. 2017); 0 = off
     ema: float = 0.0  # decay of an EMA of G's weights used for sampling; 0 = off
+    augment: str = ""  # DiffAugment (Zhao et al. 2020) of every image D sees: translation, cutout, or both comma-separated
 
 
 @dataclass
@@ -262,6 +265,12 @@ def validate(cfg: Config) -> Config:
         raise UserError(f"config key 'guard.lr_factor': must lie in (0, 1), got {cfg.guard.lr_factor!r}")
     if cfg.train.steps == 0 and cfg.train.minutes == 0:
         raise UserError("config: set train.steps or train.minutes, or training would never stop")
+    if not 0.0 <= cfg.optim.lr_decay <= 1.0:
+        raise UserError(f"config key 'optim.lr_decay': must lie in [0, 1], got {cfg.optim.lr_decay!r}")
+    from .augment import KINDS, parse
+    for kind in parse(cfg.remedies.augment):
+        if kind not in KINDS:
+            raise UserError(f"config key 'remedies.augment': unknown kind {kind!r} (choose from {', '.join(KINDS)})")
     if not 0.0 <= cfg.remedies.ema < 1.0:
         raise UserError(f"config key 'remedies.ema': must lie in [0, 1), got {cfg.remedies.ema!r}")
     if cfg.optim.batch_size % cfg.remedies.pack:

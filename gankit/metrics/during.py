@@ -61,13 +61,14 @@ class _State:
 
 @torch.no_grad()
 def _generate(trainer, st: _State) -> torch.Tensor:
-    G = trainer.recipe.G
+    trainer.recipe.refresh_ema_statistics()
+    G = trainer.recipe.sampler  # what `gankit sample` draws from: the EMA generator when there is one
     was_training = G.training
     G.eval()
     out = []
     for i in range(0, len(st.z), 500):
         y = None if st.labels is None else st.labels[i:i + 500]
-        out.append(trainer.recipe.generate(st.z[i:i + 500], y).float().cpu())
+        out.append(trainer.recipe.sample(st.z[i:i + 500], y).float().cpu())
     G.train(was_training)
     return torch.cat(out)
 

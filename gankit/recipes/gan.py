@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 from torch.func import functional_call
 
+from ..augment import augment, parse as parse_augment
 from ..config import Config
 from ..data import Dataset
 from ..nets import build_nets
@@ -35,6 +36,8 @@ class GANRecipe:
     hinge, lsgan), penalties (WGAN-GP, R1, clipping), the conditional form, and the remedies
     (packing, minibatch std / discrimination, unrolled D, an EMA of G)."""
 
+    reuses_fake = True  # G's step can take the D step's fakes (train.reuse_fake)
+
     def __init__(self, cfg: Config, data: Dataset):
         self.cfg = cfg
         self.z_dim = cfg.model.z_dim
@@ -44,6 +47,9 @@ class GANRecipe:
         if self.conditional and self.num_classes < 2:
             raise UserError(f"config key 'model.conditional': data '{data.name}' has no class labels")
         self.G, self.D = build_nets(cfg, tuple(data.x.shape[1:]), self.num_classes)
+        self.augment = parse_augment(cfg.remedies.augment)
+        if self.augment and data.x.dim() != 4:
+            raise UserError(f"config key 'remedies.augment': DiffAugment needs image data, '{data.name}' holds points")
         self.G_ema = None
         if cfg.remedies.ema > 0:
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
@@ -85,6 +91,8 @@ class GANRecipe:
         return self._g(self.sampler, z, labels)
 
     def _d(self, x: Tensor, labels: Tensor | None, params: dict | None = None) -> Tensor:
+        if self.augment:
+            x = augment(x, self.augment)
         args = (x, labels) if self.conditional else (x,)
         return self.D(*args) if params is None else functional_call(self.D, params, args)
 
@@ -92,10 +100,13 @@ class GANRecipe:
         squash = torch.sigmoid if self.loss.probabilities else (lambda t: t)
         return {"d_real": squash(real.detach()).mean(), "d_fake": squash(fake.detach()).mean()}
 
-    def d_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
-        """D's loss on a real and a fake batch; G is frozen (no graph through it)."""
-        with torch.no_grad():
-            fake = self.generate(batch.z, batch.fake_labels)
+    def d_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """D's loss on a real and a fake batch; G is frozen (no gradient reaches it). `fake`: the
+        batch's fakes when the loop has drawn them already (to reuse them in G's step)."""
+        if fake is None:
+            with torch.no_grad():
+                fake = self.generate(batch.z, batch.fake_labels)
+        fake = fake.detach()
         real_logits, fake_logits = self._d(batch.real, batch.labels), self._d(fake, batch.fake_labels)
         loss = self.loss.d(real_logits, fake_logits)
         stats = {"loss_d": loss.detach(), **self._d_stats(real_logits, fake_logits)}
@@ -112,10 +123,12 @@ class GANRecipe:
             stats["r1"] = r1.detach()
         return loss, stats
 
-    def g_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+    def g_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """G's loss through D; the loop has switched off D's weight gradients. Recipes that need
-        real data in G's step (SRGAN's content loss, VAE-GAN's encoder) find it in `batch.real`."""
-        fake = self.generate(batch.z, batch.fake_labels)
+        real data in G's step (SRGAN's content loss, VAE-GAN's encoder) find it in `batch.real`.
+        `fake`: G's output for `batch.z`, graph kept, when the D step drew it already."""
+        if fake is None:
+            fake = self.generate(batch.z, batch.fake_labels)
         params = self._unrolled_params(batch, fake) if self.cfg.remedies.unrolled_steps else None
         fake_logits = self._d(fake, batch.fake_labels, params)
         loss = self.loss.g(fake_logits)
@@ -155,12 +168,33 @@ class GANRecipe:
                     p.clamp_(-c, c)
 
     def after_g_step(self) -> None:
-        """Update the EMA of G's weights; buffers (batch-norm statistics) are copied."""
+        """Update the EMA of G's weights (its batch-norm statistics: `refresh_ema_statistics`)."""
         if self.G_ema is None:
             return
         decay = self.cfg.remedies.ema
         with torch.no_grad():
             for e, p in zip(self.G_ema.parameters(), self.G.parameters()):
                 e.lerp_(p, 1.0 - decay)
-            for e, b in zip(self.G_ema.buffers(), self.G.buffers()):
-                e.copy_(b)
+
+    @torch.no_grad()
+    def refresh_ema_statistics(self, batches: int = 8, size: int = 256) -> None:
+        """Batch-norm statistics that fit the EMA generator. Its weights are an average, so G's
+        running statistics do not match its activations; they are re-estimated as the plain mean
+        over fresh latents (BigGAN's "standing statistics"), from a fixed seed so that a resumed
+        run stays exact. Called before the EMA generator draws grids and before checkpoints."""
+        norms = [m for m in self.G_ema.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] if self.G_ema else []
+        if not norms:
+            return
+        device = next(self.G_ema.parameters()).device
+        gen = torch.Generator(device).manual_seed(0)
+        momenta = [m.momentum for m in norms]
+        was_training = self.G_ema.training
+        self.G_ema.train()
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+        for _ in range(batches):
+            self.sample(self.sample_z(size, gen), self.sample_labels(size, gen))
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        self.G_ema.train(was_training)

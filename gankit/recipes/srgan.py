@@ -82,6 +82,8 @@ class VGGFeatures(nn.Module):
 
 
 class SRGANRecipe(GANRecipe):
+    reuses_fake = False  # G's step draws its own batch (the `fake` argument is unused)
+
     def __init__(self, cfg: Config, data: Dataset):
         self.cfg, self.sr = cfg, cfg.srgan
         # Not a noise-to-image GAN: no classes and no EMA generator (GANRecipe's other options).
@@ -111,7 +113,7 @@ class SRGANRecipe(GANRecipe):
     def upscale(self, lr: Tensor) -> Tensor:
         return self.G(lr).clamp(-1, 1)
 
-    def d_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+    def d_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         with torch.no_grad():
             fake = self.G(self.low_res(batch.real))
         real_logits, fake_logits = self.D(batch.real), self.D(fake)
@@ -125,7 +127,7 @@ class SRGANRecipe(GANRecipe):
             return F.mse_loss(self.vgg(sr), self.vgg(hr))
         return F.mse_loss(sr, hr) if self.sr.content == "mse" else F.l1_loss(sr, hr)
 
-    def g_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+    def g_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         hr = batch.real
         sr = self.G(self.low_res(hr))
         content = self.content_loss(sr, hr)

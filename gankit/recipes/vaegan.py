@@ -32,6 +32,8 @@ def kl_normal(mean: Tensor, logvar: Tensor) -> Tensor:
 
 
 class VAEGANRecipe(GANRecipe):
+    reuses_fake = False  # G's step draws its own batch (the `fake` argument is unused)
+
     def __init__(self, cfg: Config, data: Dataset):
         if data.x.dim() != 4:
             raise ValueError("VAE-GAN needs image data")
@@ -64,7 +66,7 @@ class VAEGANRecipe(GANRecipe):
         logvar = logvar.clamp(-10.0, 10.0)  # exp() stays finite early in training
         return mean + (0.5 * logvar).exp() * noise, mean, logvar
 
-    def d_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+    def d_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         with torch.no_grad():
             z, _, _ = self._posterior(batch.real, torch.randn_like(batch.z))
             fake = torch.cat([self.G(batch.z), self.G(z)])
@@ -72,7 +74,7 @@ class VAEGANRecipe(GANRecipe):
         loss = self.loss.d(real_logits, fake_logits)
         return loss, {"loss_d": loss.detach(), **self._d_stats(real_logits, fake_logits)}
 
-    def g_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+    def g_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         x = batch.real
         z, mean, logvar = self._posterior(x, torch.randn_like(batch.z))
         recon = self.G(z)

@@ -116,9 +116,10 @@ class Trainer:
                      z=shard(self.recipe.sample_z(n, self.noise_gen)),
                      fake_labels=shard(self.recipe.sample_labels(n, self.noise_gen)))
 
-    def d_step(self) -> dict[str, torch.Tensor]:
-        batch = self.next_batch()
-        loss, stats = self.recipe.d_loss(batch)
+    def d_step(self, batch: Batch | None = None, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """One D update on a real batch and fakes (drawn here, with G frozen, unless given)."""
+        batch = batch if batch is not None else self.next_batch()
+        loss, stats = self.recipe.d_loss(batch, fake)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
@@ -126,12 +127,13 @@ class Trainer:
         self.images_seen += len(batch.real) * self.dist.world
         return stats
 
-    def g_step(self) -> dict[str, torch.Tensor]:
-        batch = self.next_batch()
+    def g_step(self, batch: Batch | None = None, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """One G update through a frozen D, on fresh latents unless the D step's fakes are given."""
+        batch = batch if batch is not None else self.next_batch()
         _set_requires_grad(self.recipe.D, False)  # G's step needs no gradient for D's weights
         no_sync = getattr(self.recipe.D, "no_sync", None)  # DDP: D's reducer must not wait for grads here
         with no_sync() if no_sync else contextlib.nullcontext():
-            loss, stats = self.recipe.g_loss(batch)
+            loss, stats = self.recipe.g_loss(batch, fake)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
@@ -141,9 +143,18 @@ class Trainer:
 
     def train_step(self) -> dict[str, torch.Tensor]:
         stats: dict[str, torch.Tensor] = {}
-        for _ in range(self.cfg.optim.d_steps):
-            stats.update(self.d_step())
-        stats.update(self.g_step())
+        if not (self.cfg.train.reuse_fake and self.recipe.reuses_fake):
+            for _ in range(self.cfg.optim.d_steps):
+                stats.update(self.d_step())
+            stats.update(self.g_step())
+        else:
+            # The last D step's fakes, generated once with G's graph kept (D sees them detached),
+            # are the ones G's step pushes through the updated D: one G forward per iteration.
+            for i in range(self.cfg.optim.d_steps):
+                batch = self.next_batch()
+                fake = self.recipe.generate(batch.z, batch.fake_labels) if i == self.cfg.optim.d_steps - 1 else None
+                stats.update(self.d_step(batch, fake))
+            stats.update(self.g_step(batch, fake))
         self.step += 1
         self._watch(stats)
         return stats
@@ -196,7 +207,8 @@ class Trainer:
         check_every = 1 if self.device.type == "cpu" else t.log_every
         bar = tqdm(total=max_steps, initial=self.step, disable=not (self.progress and main), unit="step", dynamic_ncols=True)
         try:
-            while (max_steps is None or self.step < max_steps) and not self._out_of_time(start, budget_s):
+            while (progress := self._progress(start, budget_s, max_steps)) < 1.0:
+                self._set_learning_rates(progress)
                 for key, value in self.train_step().items():
                     sums[key] = sums[key] + value if key in sums else value.clone()
                 bar.update(1)
@@ -228,10 +240,26 @@ class Trainer:
             self.live.on_end()
         return Run(self.dir, self.cfg, self.recipe, self.step)
 
-    def _out_of_time(self, start: float, budget_s: float) -> bool:
-        if budget_s == float("inf"):
-            return False
-        return self.dist.any(time.monotonic() - start >= budget_s, self.device)
+    def _progress(self, start: float, budget_s: float, max_steps: int | None) -> float:
+        """The share of the budget spent (1 = stop): steps, or the clock, whichever is further.
+        Ranks agree: the clock is their mean."""
+        done = self.step / max_steps if max_steps else 0.0
+        if budget_s != float("inf"):
+            elapsed = time.monotonic() - start
+            if self.dist.enabled:
+                elapsed = self.dist.mean(torch.tensor([elapsed], dtype=torch.float64, device=self.device)).item()
+            done = max(done, elapsed / budget_s)
+        return done
+
+    def _set_learning_rates(self, progress: float) -> None:
+        """optim.lr_decay: constant rates, then a linear fall to 0 over the budget's last share."""
+        o = self.cfg.optim
+        if not o.lr_decay:
+            return
+        factor = min(1.0, (1.0 - progress) / o.lr_decay)
+        for opt, lr in ((self.opt_g, o.lr_g), (self.opt_d, o.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
 
     def _log(self, sums: dict[str, torch.Tensor], n_steps: int, window: tuple, start: float) -> dict:
         now = time.monotonic()
@@ -246,6 +274,7 @@ class Trainer:
         return record
 
     def save_grid(self) -> Path:
+        self.recipe.refresh_ema_statistics()
         G = self.recipe.sampler  # the EMA generator when there is one
         was_training = G.training
         G.eval()
@@ -258,6 +287,7 @@ class Trainer:
 
     # ---- checkpoints ----------------------------------------------------------------------
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        self.recipe.refresh_ema_statistics()  # the checkpoint's EMA generator samples as it should
         tensors: dict[str, torch.Tensor] = {}
         for name, module in self.recipe.modules().items():
             tensors.update(pack_state(name, distributed.unwrap(module).state_dict()))

@@ -1,0 +1,110 @@
+"""Options of the loop and the GAN recipe: reusing D's fakes in G's step, the learning-rate decay,
+the EMA generator's batch-norm statistics, and DiffAugment."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gankit.augment import cutout, translate
+from gankit.config import load_config
+from gankit.errors import UserError
+from gankit.train.loop import Trainer
+
+MNIST = ["model.g_width=8", "model.d_width=8", "optim.batch_size=8", "train.device=cpu", "data.limit=64",
+         "model.z_dim=8", "train.log_every=1000", "train.sample_every=1000", "train.checkpoint_every=1000"]
+
+
+def trainer(tmp_path, *overrides: str) -> Trainer:
+    return Trainer(load_config("dcgan-mnist", MNIST + list(overrides)), tmp_path, progress=False)
+
+
+def count_forwards(module: torch.nn.Module) -> list[int]:
+    calls = [0]
+    module.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    return calls
+
+
+@pytest.mark.parametrize("reuse, d_steps, expected", [(True, 1, 1), (False, 1, 2), (True, 3, 3), (False, 3, 4)])
+def test_reuse_fake_saves_one_generator_forward(tmp_path, reuse, d_steps, expected):
+    t = trainer(tmp_path, f"train.reuse_fake={str(reuse).lower()}", f"optim.d_steps={d_steps}")
+    calls = count_forwards(t.recipe.G)
+    t.train_step()
+    assert calls[0] == expected
+
+
+def test_reused_fakes_are_the_d_steps_fakes_and_only_the_right_net_moves(tmp_path):
+    t = trainer(tmp_path, "train.reuse_fake=true")
+    r = t.recipe
+    seen = []
+    r.D.register_forward_hook(lambda m, args, out: seen.append(args[0].detach().clone()))
+    G0 = {k: v.detach().clone() for k, v in r.G.named_parameters()}
+    t.train_step()
+    # D saw real, fake (its step), then the same fake again (G's step)
+    assert len(seen) == 3 and torch.equal(seen[1], seen[2])
+    assert any(not torch.equal(G0[k], v) for k, v in r.G.named_parameters())
+
+
+def test_lr_decay_is_linear_over_the_last_share(tmp_path):
+    t = trainer(tmp_path, "optim.lr_decay=0.5", "optim.lr_g=1e-3", "optim.lr_d=4e-3")
+    for progress, factor in [(0.0, 1.0), (0.5, 1.0), (0.75, 0.5), (0.9, 0.2)]:
+        t._set_learning_rates(progress)
+        assert t.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * factor)
+        assert t.opt_d.param_groups[0]["lr"] == pytest.approx(4e-3 * factor)
+    t = trainer(tmp_path / "run", "optim.lr_decay=0.5", "optim.lr_g=1e-3", "train.steps=10")
+    t.fit()
+    assert t.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 9 / 10) / 0.5)  # set before step 10
+    with pytest.raises(UserError, match="optim.lr_decay"):
+        load_config("dcgan-mnist", ["optim.lr_decay=1.5"])
+
+
+def test_ema_generator_gets_its_own_batch_norm_statistics(tmp_path):
+    t = trainer(tmp_path, "remedies.ema=0.5")
+    r = t.recipe
+    for _ in range(5):
+        t.train_step()
+    bn = next(m for m in r.G_ema.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    r.refresh_ema_statistics()
+    first = bn.running_mean.clone()
+    r.refresh_ema_statistics()
+    assert torch.equal(first, bn.running_mean)  # fixed seed: the same statistics every time
+    # the statistics are the mean of the EMA generator's own pre-norm activations over many latents
+    pre = {}
+    handle = bn.register_forward_pre_hook(lambda m, args: pre.__setitem__("x", args[0]))
+    r.G_ema.eval()
+    with torch.no_grad():
+        r.sample(torch.randn(4096, r.z_dim))
+    handle.remove()
+    assert torch.allclose(bn.running_mean, pre["x"].mean((0, 2, 3)), atol=0.05 * pre["x"].std().item())
+    G_bn = next(m for m in r.G.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert not torch.equal(bn.running_mean, G_bn.running_mean)
+
+
+def test_translate_shifts_whole_images_and_fills_the_border():
+    torch.manual_seed(0)
+    x = torch.arange(2 * 8 * 8, dtype=torch.float).view(2, 1, 8, 8)
+    y = translate(x, ratio=0.25)
+    for i in range(2):  # find each image's shift and check every pixel against it
+        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                   if all((y[i, 0, r, c] == (x[i, 0, r - dy, c - dx] if 0 <= r - dy < 8 and 0 <= c - dx < 8 else -1))
+                          for r in range(8) for c in range(8))]
+        assert len(matches) == 1
+
+
+def test_cutout_fills_one_square_and_gradients_flow():
+    torch.manual_seed(0)
+    x = torch.ones(3, 2, 8, 8, requires_grad=True)
+    y = cutout(x, ratio=0.5)
+    assert ((y == -1).float().sum((1, 2, 3)) == 2 * 16).all()
+    (y.sum() + translate(x).sum()).backward()
+    assert x.grad.abs().sum() > 0
+
+
+def test_augment_applies_to_what_D_sees(tmp_path):
+    r = trainer(tmp_path, "remedies.augment=cutout").recipe
+    seen = []
+    r.D.register_forward_hook(lambda m, args, out: seen.append(args[0].detach()))
+    r._d(torch.ones(4, 1, 28, 28), None)  # every D call of the recipe goes through _d
+    assert ((seen[0] == -1).flatten(1).sum(1) == 14 * 14).all()  # a 14x14 hole in each image
+    with pytest.raises(UserError, match="remedies.augment"):
+        load_config("dcgan-mnist", ["remedies.augment=flip"])
