@@ -80,9 +80,9 @@ def _nan_at(step: int, monkeypatch):
     original = GANRecipe.d_loss
     calls = {"n": 0}
 
-    def d_loss(self, batch):
+    def d_loss(self, batch, fake=None):
         calls["n"] += 1
-        loss, stats = original(self, batch)
+        loss, stats = original(self, batch, fake)
         if calls["n"] >= step:
             loss = loss * float("nan")
             stats["loss_d"] = loss.detach()
@@ -117,9 +117,9 @@ def test_rollback_to_the_last_good_checkpoint_with_a_lower_learning_rate(tmp_pat
     calls = {"n": 0}
     original = GANRecipe.d_loss
 
-    def d_loss(self, batch):  # one transient NaN, at generator step 25
+    def d_loss(self, batch, fake=None):  # one transient NaN, at generator step 25
         calls["n"] += 1
-        loss, stats = original(self, batch)
+        loss, stats = original(self, batch, fake)
         return (loss * float("nan"), {**stats, "loss_d": loss.detach() * float("nan")}) if calls["n"] == 25 else (loss, stats)
 
     monkeypatch.setattr(GANRecipe, "d_loss", d_loss)
