@@ -146,6 +146,33 @@ def test_one_step_updates_only_the_right_network(name, tmp_path):
         assert all(p.abs().max() <= 0.01 + 1e-7 for p in r.D.parameters())
 
 
+@pytest.mark.parametrize("name, joint", [("pacgan3", True), ("cgan-concat", False), ("wgangp", True),
+                                         ("mbdisc+mbstd", False), ("hinge", True)])
+def test_one_pass_over_real_and_fake_equals_two(name, joint, tmp_path):
+    """A D that scores samples independently sees real and fake in one pass; the loss is the same
+    as with two passes. Batch norm or batch statistics in D keep two passes."""
+    preset, overrides = SETTINGS[name]
+    trainer = Trainer(load_config(preset, overrides + ["model.dropout=0"]), tmp_path, progress=False)
+    r = trainer.recipe
+    assert r.joint_d is joint
+    batch = trainer.next_batch()
+    with torch.no_grad():
+        fake = r.generate(batch.z, batch.fake_labels)
+    r.D.train(not joint)  # joint: eval mode, so spectral norm's power iteration stays put between the calls
+
+    def loss():
+        torch.manual_seed(0)  # WGAN-GP's mixing weights
+        return r.d_loss(batch, fake)[0]
+
+    one = loss()
+    r.joint_d = not joint
+    two = loss()
+    if not joint:  # the other way round is wrong: batch statistics would mix real and fake
+        assert not torch.allclose(one, two)
+    else:
+        assert torch.allclose(one, two, rtol=1e-5, atol=1e-6)
+
+
 def test_unrolled_steps_leave_D_untouched_and_change_G_gradient(tmp_path):
     grads = {}
     for k in (0, 3):
