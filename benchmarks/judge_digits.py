@@ -4,6 +4,8 @@ An independent judge (scikit-learn MLP on raw pixels, fitted on the 4,000 traini
 domain split; it never sees a generator's output) reads each sample. A sample is read "without
 doubt" when the judge gives one class a probability above 0.9. The same share for the 1,000 held-out
 real digits is printed first: it is the ceiling any generator can reach under this judge.
+A second opinion comes from gankit's own domain CNN (the classifier behind `gankit eval`), read the
+same way: a judge of another kind, convolutional and trained on the same 4,000 digits.
 
     python benchmarks/judge_digits.py SAMPLES.npz [SAMPLES.npz ...]
 """
@@ -13,7 +15,9 @@ import sys
 import numpy as np
 from sklearn.neural_network import MLPClassifier
 
-from gankit.metrics.domain import mnist_split
+import torch
+
+from gankit.metrics.domain import DomainExtractor, mnist_split
 
 CONFIDENT = 0.9
 
@@ -25,12 +29,11 @@ def fit_judge() -> tuple[MLPClassifier, np.ndarray, np.ndarray]:
     return judge, x_ho.reshape(len(x_ho), -1), y_ho
 
 
-def read(judge: MLPClassifier, x: np.ndarray) -> dict:
-    """x: images in [-1, 1], flattened."""
-    p = judge.predict_proba(x)
+def read(p: np.ndarray) -> dict:
+    """p: (N, 10) class probabilities from a judge."""
     label = p.argmax(1)
     shares = np.bincount(label, minlength=10) / len(label)
-    return {"n": len(x), "confident": float((p.max(1) > CONFIDENT).mean()), "shares": shares,
+    return {"n": len(p), "confident": float((p.max(1) > CONFIDENT).mean()), "shares": shares,
             "classes": int((shares > 0).sum()), "min_share": float(shares.min()), "max_share": float(shares.max())}
 
 
@@ -42,14 +45,18 @@ def describe(name: str, r: dict) -> str:
 
 def main(paths: list[str]) -> None:
     judge, x_ho, y_ho = fit_judge()
-    held = read(judge, x_ho)
-    print(f"judge: MLP(256) on 4,000 bundled digits; accuracy on 1,000 held-out real digits "
-          f"{(judge.predict(x_ho) == y_ho).mean():.3f}")
-    print(describe("held-out real digits", held))
+    cnn = DomainExtractor()
+    judges = {"MLP": lambda x: judge.predict_proba(x.reshape(len(x), -1)),
+              "CNN": lambda x: cnn(torch.from_numpy(x).view(-1, 1, 28, 28))[1].numpy()}
+    print(f"judges: MLP(256) on 4,000 bundled digits, accuracy on the 1,000 held-out real digits "
+          f"{(judge.predict(x_ho) == y_ho).mean():.3f}; gankit's domain CNN")
+    for name, probs in judges.items():
+        print(describe(f"[{name}] held-out real digits", read(probs(x_ho))))
     for path in paths:
         images = np.load(path)["images"]
         x = images.reshape(len(images), -1).astype(np.float32) / 127.5 - 1.0
-        print(describe(path, read(judge, x)))
+        for name, probs in judges.items():
+            print(describe(f"[{name}] {path}", read(probs(x))))
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class ModelConfig:
     conditional: bool = False  # class label into G (embedding joined to z) and into D
     cond_mode: str = "projection"  # how D sees the label: projection (Miyato & Koyama 2018) | concat
     spectral_norm: bool = False  # spectral normalisation of D's weights (Miyato et al. 2018)
+    g_refine: bool = False  # DCGAN G: a 3x3 stride-1 conv + BN + ReLU after each upsampling stage
 
 
 @dataclass

@@ -17,6 +17,17 @@ def test_dcgan_shapes_at_every_resolution(resolution, channels):
     assert d(x).shape == (3,)
 
 
+@pytest.mark.parametrize("resolution", [28, 32, 64])
+def test_dcgan_refined_generator_adds_one_3x3_conv_per_stage(resolution):
+    plain, refined = DCGANGenerator(16, resolution, 1, 8), DCGANGenerator(16, resolution, 1, 8, refine=True)
+    assert refined(torch.randn(3, 16)).shape == (3, 1, resolution, resolution)
+    extra = [m for m in refined.modules() if isinstance(m, nn.Conv2d)]
+    transposed = [m for m in plain.modules() if isinstance(m, nn.ConvTranspose2d)]
+    # one refinement after every stage but the last (which outputs the image through tanh)
+    assert len(extra) == len(transposed) - 1 and all(m.kernel_size == (3, 3) and m.stride == (1, 1) for m in extra)
+    assert all(m.in_channels == m.out_channels for m in extra)
+
+
 def test_dcgan_follows_radford():
     cfg = load_config("dcgan-mnist", ["model.g_width=16", "model.d_width=16"])
     g, d = build_nets(cfg, (1, 28, 28))

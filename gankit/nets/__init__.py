@@ -31,7 +31,7 @@ def build_nets(cfg: Config, sample_shape: tuple[int, ...], num_classes: int = 0)
         if not is_images:
             raise ValueError("the DCGAN architecture needs image data")
         channels, resolution = sample_shape[0], sample_shape[1]
-        g = DCGANGenerator(m.z_dim + embed_dim, resolution, channels, m.g_width)
+        g = DCGANGenerator(m.z_dim + embed_dim, resolution, channels, m.g_width, m.g_refine)
         d = DCGANDiscriminator(resolution, d_channels, m.d_width, batch_norm=batch_norm)
     if k:
         g = ConditionalGenerator(g, k, embed_dim)

@@ -22,15 +22,21 @@ def stages(resolution: int) -> tuple[int, int]:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, z_dim: int, resolution: int, channels: int, width: int = 64):
+    def __init__(self, z_dim: int, resolution: int, channels: int, width: int = 64, refine: bool = False):
         super().__init__()
         base, n = stages(resolution)
         self.z_dim = z_dim
         ch = width * 2 ** (n - 1)
-        layers: list[nn.Module] = [  # project z to a base x base map: a transposed conv on 1x1
-            nn.ConvTranspose2d(z_dim, ch, base, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+
+        def block(conv: nn.Module, out: int) -> list[nn.Module]:
+            # refine: a 3x3 stride-1 convolution after each upsampling, more capacity where strokes form
+            extra = [nn.Conv2d(out, out, 3, 1, 1, bias=False), nn.BatchNorm2d(out), nn.ReLU(True)] if refine else []
+            return [conv, nn.BatchNorm2d(out), nn.ReLU(True), *extra]
+
+        # project z to a base x base map: a transposed conv on 1x1
+        layers = block(nn.ConvTranspose2d(z_dim, ch, base, 1, 0, bias=False), ch)
         for _ in range(n - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            layers += block(nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), ch // 2)
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
