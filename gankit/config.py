@@ -36,6 +36,7 @@ class ModelConfig:
     g_width: int = 64  # DCGAN: channels of G's last hidden layer; MLP: units of each hidden layer
     d_width: int = 64
     g_layers: int = 2  # MLP only: hidden layers
+    g_batch_norm: bool = False  # MLP only: batch norm before each of G's ReLUs (the DCGAN generator always has it)
     d_layers: int = 2
     maxout_pieces: int = 5  # MLP discriminator: maxout units as in Goodfellow et al. 2014
     dropout: float = 0.0  # MLP discriminator dropout

@@ -41,6 +41,18 @@ def test_bench_modes_quick_table(tmp_path, capsys, mixture_metric, monkeypatch):
     assert main(["bench", "modes", "--methods", "GAN,nope"]) == 2
 
 
+def test_plain_gan_switches_every_remedy_of_the_toy_presets_off():
+    from gankit.config import load_config
+
+    for preset in ("ring", "grid"):
+        shipped, plain = load_config(preset), load_config(preset, modes.PLAIN)
+        assert shipped.remedies.pack > 1 or shipped.remedies.minibatch_disc > 0, preset  # a remedy to switch off
+        r, p = plain.remedies, plain.penalty
+        assert (r.pack, r.minibatch_disc, r.mbstd, r.unrolled_steps, r.ema) == (1, 0, False, 0, 0.0), preset
+        assert (p.r1_gamma, p.gp_weight) == (0.0, 0.0), preset
+        assert plain.model == shipped.model and plain.optim == shipped.optim, preset  # same nets and optimiser
+
+
 def test_pack_sizes_fit_the_batch():
     assert modes._fit_batch(["remedies.pack=3"], 64) == ["remedies.pack=3", "optim.batch_size=63"]
     assert modes._fit_batch(["remedies.pack=4"], 64) == ["remedies.pack=4"]

@@ -51,6 +51,20 @@ def test_mlp_shapes(shape):
     assert x.shape == (4, *shape) and d(x).shape == (4,)
 
 
+def test_mlp_generator_batch_norm_option():
+    plain = build_nets(load_config("ring", ["model.g_width=8"]), (2,))[0]
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in plain.modules())
+    g = build_nets(load_config("ring", ["model.g_width=8", "model.g_layers=3", "model.g_batch_norm=true"]), (2,))[0]
+    layers = list(g.net)
+    norms = [i for i, m in enumerate(layers) if isinstance(m, nn.BatchNorm1d)]
+    assert len(norms) == 3  # one per hidden layer, between its Linear (no bias) and its ReLU
+    assert all(isinstance(layers[i - 1], nn.Linear) and layers[i - 1].bias is None for i in norms)
+    assert all(isinstance(layers[i + 1], nn.ReLU) for i in norms)
+    assert isinstance(layers[-1], nn.Linear) and layers[-1].bias is not None  # points: no BN or tanh at the output
+    g.eval()
+    assert g(torch.randn(1, g.z_dim)).shape == (1, 2)  # eval mode: running statistics, any batch size
+
+
 def test_maxout_takes_the_max_of_its_pieces():
     layer = Maxout(2, units=1, pieces=3)
     with torch.no_grad():

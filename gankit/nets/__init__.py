@@ -25,7 +25,8 @@ def build_nets(cfg: Config, sample_shape: tuple[int, ...], num_classes: int = 0)
     d_shape = (d_channels, *sample_shape[1:])
     batch_norm = not (cfg.penalty.gp_weight > 0 or m.spectral_norm)  # BN breaks per-sample gradients
     if m.arch == "mlp":
-        g = MLPGenerator(m.z_dim + embed_dim, sample_shape, m.g_width, m.g_layers, tanh=is_images)
+        g = MLPGenerator(m.z_dim + embed_dim, sample_shape, m.g_width, m.g_layers, tanh=is_images,
+                         batch_norm=m.g_batch_norm)
         d = MLPDiscriminator(d_shape, m.d_width, m.d_layers, m.maxout_pieces, m.dropout)
     else:
         if not is_images:

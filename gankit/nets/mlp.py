@@ -21,12 +21,18 @@ class Maxout(nn.Module):
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, z_dim: int, out_shape: tuple[int, ...], width: int, layers: int, tanh: bool = True):
+    """ReLU hidden layers, optionally with batch norm before each ReLU (the PacGAN toys' G)."""
+
+    def __init__(self, z_dim: int, out_shape: tuple[int, ...], width: int, layers: int, tanh: bool = True,
+                 batch_norm: bool = False):
         super().__init__()
         self.z_dim, self.out_shape = z_dim, tuple(out_shape)
         blocks, n_in = [], z_dim
         for _ in range(layers):
-            blocks += [nn.Linear(n_in, width), nn.ReLU(inplace=True)]
+            blocks.append(nn.Linear(n_in, width, bias=not batch_norm))  # BN's shift replaces the bias
+            if batch_norm:
+                blocks.append(nn.BatchNorm1d(width))
+            blocks.append(nn.ReLU(inplace=True))
             n_in = width
         blocks.append(nn.Linear(n_in, math.prod(out_shape)))
         if tanh:  # images live in [-1, 1]; toy points are unbounded
