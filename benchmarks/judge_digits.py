@@ -6,6 +6,8 @@ doubt" when the judge gives one class a probability above 0.9. The same share fo
 real digits is printed first: it is the ceiling any generator can reach under this judge.
 A second opinion comes from gankit's own domain CNN (the classifier behind `gankit eval`), read the
 same way: a judge of another kind, convolutional and trained on the same 4,000 digits.
+Samples of a conditional model carry `labels` (the class asked for); then each judge also prints, per
+class, how often it reads the sample as the class asked for.
 
     python benchmarks/judge_digits.py SAMPLES.npz [SAMPLES.npz ...]
 """
@@ -43,6 +45,12 @@ def describe(name: str, r: dict) -> str:
             f"shares min {r['min_share']:.3f} max {r['max_share']:.3f} [{shares}]")
 
 
+def per_label_agreement(read_as: np.ndarray, asked: np.ndarray) -> str:
+    rates = [(c, (read_as[asked == c] == c).mean(), (asked == c).sum()) for c in np.unique(asked)]
+    worst = min(r for _, r, _ in rates)
+    return " ".join(f"{c}:{r:.3f}(n={n})" for c, r, n in rates) + f"; lowest {worst:.3f}"
+
+
 def main(paths: list[str]) -> None:
     judge, x_ho, y_ho = fit_judge()
     cnn = DomainExtractor()
@@ -55,8 +63,12 @@ def main(paths: list[str]) -> None:
     for path in paths:
         images = np.load(path)["images"]
         x = images.reshape(len(images), -1).astype(np.float32) / 127.5 - 1.0
+        asked = np.load(path).get("labels")
         for name, probs in judges.items():
-            print(describe(f"[{name}] {path}", read(probs(x))))
+            p = probs(x)
+            print(describe(f"[{name}] {path}", read(p)))
+            if asked is not None:
+                print(f"[{name}] read as the class asked for: " + per_label_agreement(p.argmax(1), asked))
 
 
 if __name__ == "__main__":

@@ -73,6 +73,18 @@ def test_speed_bench_times_both_loops_on_the_same_nets():
     assert abs(count_gflop(lambda: a @ b, dev) - 2 * 64 * 32 * 16 / 1e9) < 1e-12
 
 
+def test_speed_bench_counts_a_step_with_a_gradient_penalty():
+    # WGAN-GP differentiates through a gradient: the count must survive the double backward.
+    import torch
+
+    from gankit.bench.speed import bench_preset
+
+    row = bench_preset("wgangp-mnist", torch.device("cpu"), iters=1, repeats=1, peak=100.0,
+                       overrides=["model.g_width=8", "model.d_width=8", "data.limit=256", "optim.batch_size=16",
+                                  "optim.d_steps=1"])
+    assert row.gflop_per_iter > 0 and row.gankit_ips > 0
+
+
 def test_bench_modes_flags_are_checked(capsys):
     from gankit.cli import main
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 from ..config import Config, load_config
 
@@ -91,11 +92,29 @@ class SpeedRow:
         return self.gankit_ips / self.reference_ips
 
 
+class _FlopCount(TorchDispatchMode):
+    """Sums PyTorch's own flop formulas (torch.utils.flop_counter) over every op that runs.
+    FlopCounterMode itself tracks modules with backward hooks that autograd.grad refuses inside a
+    double backward (WGAN-GP, R1), so the formulas are applied here without the tracking."""
+
+    def __init__(self):
+        super().__init__()
+        self.flops = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.flops += formula(*args, **kwargs, out_val=out)
+        return out
+
+
 def count_gflop(step, device: torch.device) -> float:
-    with FlopCounterMode(display=False) as counter:
+    with _FlopCount() as counter:
         step()
     _sync(device)
-    return counter.get_total_flops() / 1e9
+    return counter.flops / 1e9
 
 
 def _peak_mem_mib(device: torch.device) -> float:
