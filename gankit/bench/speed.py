@@ -24,6 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from ..config import Config, load_config
+from ..objectives import LOSSES
 
 
 def _sync(device: torch.device) -> None:
@@ -45,8 +46,11 @@ def matmul_peak_gflops(device: torch.device, n: int = 2048, reps: int = 10) -> f
 
 
 class ReferenceLoop:
-    """The textbook loop (pytorch/examples dcgan/main.py): BCE on logits, Adam with default settings,
-    one fake batch per iteration reused for G's step, D's weight gradients computed and discarded."""
+    """The textbook loop (pytorch/examples dcgan/main.py): Adam with default settings, one fake batch
+    per iteration reused for G's step, D's weight gradients computed and discarded. It optimises the
+    preset's objective (BCE on logits for the classic GAN) and adds the preset's penalties in their
+    textbook form (WGAN-GP, Gulrajani et al. 2017; R1, Mescheder et al. 2018), so that both loops
+    do the same algorithm."""
 
     def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None,
                  num_classes: int = 0):
@@ -55,7 +59,20 @@ class ReferenceLoop:
         o = cfg.optim
         self.opt_g = torch.optim.Adam(G.parameters(), lr=o.lr_g, betas=o.betas_g)
         self.opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=o.betas_d)
-        self.bce = nn.BCEWithLogitsLoss()
+        self.loss = LOSSES[cfg.loss]
+
+    def penalties(self, real: torch.Tensor, fake: torch.Tensor, *y) -> torch.Tensor | float:
+        p, total = self.cfg.penalty, 0.0
+        if p.gp_weight:
+            alpha = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device)  # one per sample
+            mixed = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.D(mixed, *y).sum(), mixed, create_graph=True)
+            total = total + p.gp_weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+        if p.r1_gamma:
+            real = real.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.D(real, *y).sum(), real, create_graph=True)
+            total = total + 0.5 * p.r1_gamma * grad.flatten(1).pow(2).sum(1).mean()
+        return total
 
     def train_step(self) -> None:
         n, dev = self.cfg.optim.batch_size, self.x.device
@@ -67,14 +84,11 @@ class ReferenceLoop:
             y_fake = (torch.randint(self.num_classes, (n,), device=dev),) if cond else ()
             fake = self.G(z, *y_fake)
             self.opt_d.zero_grad()
-            real_logits, fake_logits = self.D(self.x[idx], *y_real), self.D(fake.detach(), *y_fake)
-            # ones_like: a packing D (PacGAN) scores batch/m groups, not batch samples
-            loss_d = self.bce(real_logits, torch.ones_like(real_logits)) + self.bce(fake_logits, torch.zeros_like(fake_logits))
-            loss_d.backward()
+            loss_d = self.loss.d(self.D(self.x[idx], *y_real), self.D(fake.detach(), *y_fake))
+            (loss_d + self.penalties(self.x[idx], fake, *y_real)).backward()
             self.opt_d.step()
         self.opt_g.zero_grad()
-        g_logits = self.D(fake, *y_fake)
-        self.bce(g_logits, torch.ones_like(g_logits)).backward()
+        self.loss.g(self.D(fake, *y_fake)).backward()
         self.opt_g.step()
 
 
