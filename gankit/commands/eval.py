@@ -11,7 +11,7 @@ def register(sub):
     p = sub.add_parser("eval", help="evaluate a run, a checkpoint or an .npz of samples: FD, KID, precision/recall, ...")
     p.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT_OR_NPZ")
     p.add_argument("--against", help="reference data: a bundled set's name or a path (default: the run's training data)")
-    p.add_argument("--metrics", help="comma-separated list (default: every one that applies); see --list")
+    p.add_argument("--metrics", help="comma-separated metric names, e.g. fd,kid (default: every one that applies; all names in docs/evaluation.md)")
     p.add_argument("--json", help="also write the results to this JSON file")
     p.add_argument("-n", type=int, default=10_000, help="samples drawn from a model (default 10,000)")
     p.add_argument("--repeats", type=int, default=1, help="sample sets drawn from a model; reports mean and std")
