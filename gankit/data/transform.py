@@ -15,7 +15,9 @@ _LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
 def scale_to_unit(array: np.ndarray, source: str) -> np.ndarray:
     """uint8 0..255, or floats in [0, 1], [-1, 1] or [0, 255], to float32 in [0, 1]."""
     if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
+        unit = array.astype(np.float32)
+        unit /= 255.0  # in place: large sets (stacked MNIST, 1.2 GB) need no second copy
+        return unit
     if not np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_:
         raise UserError(f"{source}: image values must be numbers, got dtype {array.dtype}")
     array = array.astype(np.float32)
@@ -44,7 +46,8 @@ def to_nchw(array: np.ndarray, source: str) -> np.ndarray:
 
 
 def fit_images(images: torch.Tensor, resolution: int, channels: int) -> torch.Tensor:
-    """(N, C, H, W) floats in [0, 1] -> (N, channels, resolution, resolution) in [-1, 1]."""
+    """(N, C, H, W) floats in [0, 1] -> (N, channels, resolution, resolution) in [-1, 1].
+    Rescales in place: `images` is the fresh array that array_to_tensor made."""
     if images.shape[1] == 4:  # RGBA: composite onto black, the background MNIST-like data use
         images = images[:, :3] * images[:, 3:4]
     if images.shape[1] == 3 and channels == 1:
@@ -57,7 +60,7 @@ def fit_images(images: torch.Tensor, resolution: int, channels: int) -> torch.Te
             out.append(F.interpolate(chunk, size=(resolution, resolution), mode="bilinear",
                                      antialias=True, align_corners=False))
         images = torch.cat(out).clamp_(0.0, 1.0)
-    return (images * 2.0 - 1.0).contiguous()
+    return images.contiguous().mul_(2.0).sub_(1.0)  # contiguous copies only a view (expand)
 
 
 def array_to_tensor(array: np.ndarray, source: str, resolution: int, channels: int) -> torch.Tensor:
