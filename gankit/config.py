@@ -71,6 +71,7 @@ class TrainConfig:
     channels_last: bool = True  # NHWC convolutions: +25% on this CPU's oneDNN kernels (gankit bench speed)
     compile: bool = False  # torch.compile the nets: measured no gain on CPU for the bundled presets
     reuse_fake: bool = True  # G's step reuses the last D step's fakes (one G forward per iteration; noise-to-sample GANs)
+    precision: str = "auto"  # auto | fp32 | bf16 autocast; auto = bf16 on a CUDA GPU that supports it, else fp32
 
 
 @dataclass
@@ -164,6 +165,7 @@ CHOICES = {
     "optim.name": ("adam", "rmsprop"),
     "data.channels": (1, 3),
     "train.device": ("auto", "cpu", "cuda"),
+    "train.precision": ("auto", "fp32", "bf16"),
 }
 POSITIVE = (
     "data.resolution", "model.z_dim", "model.g_width", "model.d_width", "model.g_layers",

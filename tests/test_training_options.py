@@ -108,3 +108,27 @@ def test_augment_applies_to_what_D_sees(tmp_path):
     assert ((seen[0] == -1).flatten(1).sum(1) == 14 * 14).all()  # a 14x14 hole in each image
     with pytest.raises(UserError, match="remedies.augment"):
         load_config("dcgan-mnist", ["remedies.augment=flip"])
+
+
+# ---- precision -------------------------------------------------------------------------------
+def test_auto_precision_keeps_float32_on_the_cpu_and_bf16_is_honoured_when_asked():
+    from gankit.train.device import autocast_dtype
+
+    cpu = torch.device("cpu")
+    assert autocast_dtype("auto", cpu) is None and autocast_dtype("fp32", cpu) is None
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    with pytest.raises(UserError, match="train.precision"):
+        load_config("dcgan-mnist", ["train.precision=fp16"])
+
+
+@pytest.mark.parametrize("precision, dtype", [("auto", torch.float32), ("bf16", torch.bfloat16)])
+def test_bf16_autocast_runs_the_forward_passes_in_bf16_and_keeps_weights_float32(tmp_path, precision, dtype):
+    t = trainer(tmp_path, f"train.precision={precision}", "penalty.r1_gamma=1")  # R1: a double backward too
+    seen = []
+    t.recipe.D.register_forward_hook(lambda m, args, out: seen.append(out.dtype))
+    before = [p.detach().clone() for p in t.recipe.G.parameters()]
+    stats = t.train_step()
+    assert set(seen) == {dtype}
+    assert all(p.dtype == torch.float32 for p in [*t.recipe.G.parameters(), *t.recipe.D.parameters()])
+    assert all(torch.isfinite(v).all() for v in stats.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before, t.recipe.G.parameters()))

@@ -31,7 +31,7 @@ from .batches import Batches
 from . import distributed
 from .checkpoint import (atomic_write_bytes, checkpoint_candidates, load_latest, load_optimizer, pack_optimizer,
                          pack_state, save_checkpoint, unpack_state)
-from .device import resolve_device
+from .device import autocast_dtype, resolve_device
 
 CHECKPOINT_VERSION = 1
 
@@ -60,6 +60,9 @@ class Trainer:
         self.cfg, self.dir = cfg, Path(run_dir)
         self.dist, self.device = distributed.setup(resolve_device(cfg.train.device), cfg.optim.batch_size)
         self.progress = sys.stderr.isatty() if progress is None else progress
+        self.amp_dtype = autocast_dtype(cfg.train.precision, self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # shapes are fixed: let cuDNN time its algorithms once
         torch.manual_seed(cfg.train.seed)  # network initialisation
         self.data = load_dataset(cfg.data)
         if cfg.optim.batch_size > len(self.data):
@@ -106,6 +109,12 @@ class Trainer:
         return {"opt_g": self.opt_g, "opt_d": self.opt_d}
 
     # ---- one step -------------------------------------------------------------------------
+    def autocast(self):
+        """Mixed precision for the forward passes (backward follows the forward's dtypes)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
     def next_batch(self) -> Batch:
         """This rank's shard of the next global batch (every rank draws the whole batch's indices
         and latents from the same streams, so the streams stay in step whatever the world size)."""
@@ -119,7 +128,8 @@ class Trainer:
     def d_step(self, batch: Batch | None = None, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One D update on a real batch and fakes (drawn here, with G frozen, unless given)."""
         batch = batch if batch is not None else self.next_batch()
-        loss, stats = self.recipe.d_loss(batch, fake)
+        with self.autocast():
+            loss, stats = self.recipe.d_loss(batch, fake)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
@@ -132,7 +142,7 @@ class Trainer:
         batch = batch if batch is not None else self.next_batch()
         _set_requires_grad(self.recipe.D, False)  # G's step needs no gradient for D's weights
         no_sync = getattr(self.recipe.D, "no_sync", None)  # DDP: D's reducer must not wait for grads here
-        with no_sync() if no_sync else contextlib.nullcontext():
+        with no_sync() if no_sync else contextlib.nullcontext(), self.autocast():
             loss, stats = self.recipe.g_loss(batch, fake)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -152,7 +162,8 @@ class Trainer:
             # are the ones G's step pushes through the updated D: one G forward per iteration.
             for i in range(self.cfg.optim.d_steps):
                 batch = self.next_batch()
-                fake = self.recipe.generate(batch.z, batch.fake_labels) if i == self.cfg.optim.d_steps - 1 else None
+                with self.autocast():
+                    fake = self.recipe.generate(batch.z, batch.fake_labels) if i == self.cfg.optim.d_steps - 1 else None
                 stats.update(self.d_step(batch, fake))
             stats.update(self.g_step(batch, fake))
         self.step += 1
