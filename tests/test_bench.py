@@ -67,10 +67,23 @@ def test_speed_bench_times_both_loops_on_the_same_nets():
     row = bench_preset("cgan-mnist", dev, iters=1, repeats=1, peak=100.0,
                        overrides=["model.g_width=8", "model.d_width=8", "data.limit=256", "optim.batch_size=16"])
     assert row.gankit_ips > 0 and row.reference_ips > 0 and row.gflop_per_iter > 0
-    assert "cgan-mnist" in format_table([row], 100.0, dev)
+    assert "cgan-mnist" in format_table([row], {"peak": 100.0, "matmul": 90.0, "conv": 100.0}, dev)
     # The flop counter sees exactly a matrix product's 2*m*n*k multiply-adds.
     a, b = torch.randn(64, 32), torch.randn(32, 16)
     assert abs(count_gflop(lambda: a @ b, dev) - 2 * 64 * 32 * 16 / 1e9) < 1e-12
+
+
+def test_peak_is_the_better_of_the_matmul_and_the_convolution_with_the_conv_flops_as_torch_counts_them():
+    import torch
+    import torch.nn.functional as F
+
+    from gankit.bench.speed import count_gflop, measured_peak_gflops
+
+    dev = torch.device("cpu")
+    peaks = measured_peak_gflops(dev, reps=1)
+    assert peaks["peak"] == max(peaks["matmul"], peaks["conv"]) > 0
+    x, w = torch.randn(128, 128, 28, 28), torch.randn(128, 128, 4, 4)  # the peak's convolution
+    assert count_gflop(lambda: F.conv2d(x, w, stride=2, padding=1), dev) * 1e9 == 2 * 128 * 14 * 14 * 128 * 128 * 16
 
 
 def test_speed_bench_counts_a_step_with_a_gradient_penalty():
