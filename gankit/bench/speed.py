@@ -5,7 +5,7 @@ state (clock, caches, other load) affects both alike. Reported per preset: image
 (real images through D per second), their ratio, GFLOP per iteration of gankit's step counted by
 PyTorch's flop counter (forward and backward of every op), the fraction of the machine's measured
 peak that rate reaches, peak memory. The peak is the better of two dense products measured here:
-torch.mm (MKL) and a channels-last convolution (oneDNN). On this AMD CPU MKL's sgemm reaches
+torch.mm (MKL) and a channels-last convolution (oneDNN). On the AMD EPYC we build on, MKL's sgemm reaches
 ~175 GFLOP/s while oneDNN's AVX-512 convolution reaches ~440: against torch.mm alone the DCGAN step
 would read as more than 100% of "peak".
 """
