@@ -61,9 +61,9 @@ def main(paths: list[str]) -> None:
     for name, probs in judges.items():
         print(describe(f"[{name}] held-out real digits", read(probs(x_ho))))
     for path in paths:
-        images = np.load(path)["images"]
+        arrays = np.load(path)
+        images, asked = arrays["images"], arrays.get("labels")
         x = images.reshape(len(images), -1).astype(np.float32) / 127.5 - 1.0
-        asked = np.load(path).get("labels")
         for name, probs in judges.items():
             p = probs(x)
             print(describe(f"[{name}] {path}", read(p)))

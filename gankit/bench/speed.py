@@ -27,7 +27,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from ..config import Config, load_config
-from ..objectives import LOSSES
+from ..objectives import LOSSES, gradient_penalty, r1_penalty
 
 
 def _sync(device: torch.device) -> None:
@@ -62,9 +62,8 @@ def measured_peak_gflops(device: torch.device, reps: int = 10) -> dict[str, floa
 class ReferenceLoop:
     """The textbook loop (pytorch/examples dcgan/main.py): Adam with default settings, one fake batch
     per iteration reused for G's step, D's weight gradients computed and discarded. It optimises the
-    preset's objective (BCE on logits for the classic GAN) and adds the preset's penalties in their
-    textbook form (WGAN-GP, Gulrajani et al. 2017; R1, Mescheder et al. 2018), so that both loops
-    do the same algorithm."""
+    preset's objective (BCE on logits for the classic GAN) and adds the preset's penalties (WGAN-GP,
+    R1) through the same functions as gankit's recipe, so that both loops do the same algorithm."""
 
     def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None,
                  num_classes: int = 0):
@@ -76,16 +75,16 @@ class ReferenceLoop:
         self.loss = LOSSES[cfg.loss]
 
     def penalties(self, real: torch.Tensor, fake: torch.Tensor, *y) -> torch.Tensor | float:
-        p, total = self.cfg.penalty, 0.0
+        p, pack, total = self.cfg.penalty, self.cfg.remedies.pack, 0.0
+
+        def critic(x: torch.Tensor) -> torch.Tensor:  # interpolates carry the real batch's labels
+            return self.D(x, *y)
+
         if p.gp_weight:
-            alpha = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device)  # one per sample
-            mixed = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.D(mixed, *y).sum(), mixed, create_graph=True)
-            total = total + p.gp_weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+            eps = torch.rand(real.shape[0], device=real.device)  # one mixing weight per sample
+            total = total + p.gp_weight * gradient_penalty(critic, real, fake, eps, pack)
         if p.r1_gamma:
-            real = real.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.D(real, *y).sum(), real, create_graph=True)
-            total = total + 0.5 * p.r1_gamma * grad.flatten(1).pow(2).sum(1).mean()
+            total = total + 0.5 * p.r1_gamma * r1_penalty(critic, real, pack)
         return total
 
     def train_step(self) -> None:
