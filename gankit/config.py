@@ -121,6 +121,7 @@ class RemediesConfig:
 class PenaltyConfig:
     gp_weight: float = 0.0  # WGAN-GP gradient penalty (Gulrajani et al. 2017)
     r1_gamma: float = 0.0  # R1 penalty on real data (Mescheder et al. 2018)
+    r1_every: int = 1  # lazy R1 (Karras et al. 2020): only every N-th D update, weighted by N; 1 = every update
     clip: float = 0.0  # WGAN weight clipping of D to [-clip, clip]; 0 = off
 
 
@@ -171,7 +172,7 @@ POSITIVE = (
     "data.resolution", "model.z_dim", "model.g_width", "model.d_width", "model.g_layers",
     "model.d_layers", "model.maxout_pieces", "optim.batch_size", "optim.lr_g", "optim.lr_d",
     "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
-    "train.grid_size", "srgan.blocks", "remedies.pack", "evaluation.num_samples",
+    "train.grid_size", "srgan.blocks", "remedies.pack", "evaluation.num_samples", "penalty.r1_every",
 )
 NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
                 "vaegan.pixel_weight", "vaegan.adv_weight",

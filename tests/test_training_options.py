@@ -132,3 +132,30 @@ def test_bf16_autocast_runs_the_forward_passes_in_bf16_and_keeps_weights_float32
     assert all(p.dtype == torch.float32 for p in [*t.recipe.G.parameters(), *t.recipe.D.parameters()])
     assert all(torch.isfinite(v).all() for v in stats.values())
     assert any(not torch.equal(a, b) for a, b in zip(before, t.recipe.G.parameters()))
+
+
+def test_lazy_r1_runs_on_every_nth_d_update_at_n_times_the_weight(tmp_path):
+    t = trainer(tmp_path, "penalty.r1_gamma=2", "penalty.r1_every=3")
+    r, batch = t.recipe, t.next_batch()
+    results = []
+    for updates in range(5):  # the same batch at D-update counts 0..4
+        r.d_updates = updates
+        results.append(r.d_loss(batch))
+    assert ["r1" in stats for _, stats in results] == [True, False, False, True, False]
+    (with_r1, stats), (without, _) = results[0], results[1]
+    # gamma/2 * every * R1 = 1 * 3 * R1, and the logged value is 3 * R1
+    assert (with_r1 - without).item() == pytest.approx(stats["r1"].item(), rel=1e-4)
+    r.d_updates = 0
+    t.train_step()
+    assert r.d_updates == 1  # the loop counts its D updates
+
+
+def test_a_resumed_run_with_lazy_r1_matches_an_uninterrupted_one(tmp_path):
+    from gankit.train.loop import resume, train
+
+    lazy = ["penalty.r1_gamma=1", "penalty.r1_every=4", "train.steps=6"]
+    whole = train(load_config("dcgan-mnist", MNIST + lazy), tmp_path / "whole", progress=False)
+    train(load_config("dcgan-mnist", MNIST + lazy + ["train.steps=3"]), tmp_path / "half", progress=False)
+    resumed = resume(tmp_path / "half", progress=False, steps=6)
+    for a, b in zip(whole.recipe.D.parameters(), resumed.recipe.D.parameters()):
+        assert torch.equal(a, b)  # R1 fell on updates 0 and 4 in both

@@ -55,6 +55,7 @@ class GANRecipe:
         # norm, minibatch std and minibatch discrimination mix the batch, so they keep two passes.
         batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
         self.joint_d = not (batch_norm or cfg.remedies.mbstd or cfg.remedies.minibatch_disc)
+        self.d_updates = 0  # D updates so far (lazy R1 counts them; the loop restores it on resume)
         self.G_ema = None
         if cfg.remedies.ema > 0:
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
@@ -130,10 +131,12 @@ class GANRecipe:
             gp = gradient_penalty(lambda x: self._d(x, batch.labels), batch.real, fake, eps, self.cfg.remedies.pack)
             loss = loss + p.gp_weight * gp
             stats["gp"] = gp.detach()
-        if p.r1_gamma > 0:
+        if p.r1_gamma > 0 and self.d_updates % p.r1_every == 0:
+            # Lazy R1: the double backward on every N-th update only, N times as heavy, so that
+            # the penalty's average weight stays gamma/2 (StyleGAN2's lazy regularisation).
             r1 = r1_penalty(lambda x: self._d(x, batch.labels), batch.real, self.cfg.remedies.pack)
-            loss = loss + 0.5 * p.r1_gamma * r1
-            stats["r1"] = r1.detach()
+            loss = loss + 0.5 * p.r1_gamma * p.r1_every * r1
+            stats["r1"] = r1.detach() * p.r1_every  # the log's per-step mean is then the mean measured R1
         return loss, stats
 
     def g_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
@@ -173,7 +176,8 @@ class GANRecipe:
         return {**params, **buffers}
 
     def after_d_step(self) -> None:
-        """WGAN's weight clipping (Arjovsky et al. 2017) after each D update."""
+        """Counts the D update; WGAN's weight clipping (Arjovsky et al. 2017) after each."""
+        self.d_updates += 1
         c = self.cfg.penalty.clip
         if c > 0:
             with torch.no_grad():

@@ -372,6 +372,7 @@ class Trainer:
         if "fixed_labels" in tensors:
             self.fixed_labels = tensors["fixed_labels"].to(self.device)
         self.step, self.images_seen, self.elapsed = meta["step"], meta["images_seen"], meta["elapsed"]
+        self.recipe.d_updates = self.step * self.cfg.optim.d_steps
 
 
 def _check_run_dir(out: Path) -> None:
