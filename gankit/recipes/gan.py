@@ -37,6 +37,7 @@ class GANRecipe:
     (packing, minibatch std / discrimination, unrolled D, an EMA of G)."""
 
     reuses_fake = True  # G's step can take the D step's fakes (train.reuse_fake)
+    d_updates = 0  # D updates so far, counted by after_d_step (lazy R1 needs it; the loop restores it on resume)
 
     def __init__(self, cfg: Config, data: Dataset):
         self.cfg = cfg
@@ -55,7 +56,6 @@ class GANRecipe:
         # norm, minibatch std and minibatch discrimination mix the batch, so they keep two passes.
         batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
         self.joint_d = not (batch_norm or cfg.remedies.mbstd or cfg.remedies.minibatch_disc)
-        self.d_updates = 0  # D updates so far (lazy R1 counts them; the loop restores it on resume)
         self.G_ema = None
         if cfg.remedies.ema > 0:
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
