@@ -189,9 +189,8 @@ class GANRecipe:
         if self.G_ema is None:
             return
         decay = self.cfg.remedies.ema
-        with torch.no_grad():
-            for e, p in zip(self.G_ema.parameters(), self.G.parameters()):
-                e.lerp_(p, 1.0 - decay)
+        with torch.no_grad():  # one fused call over all tensors, as torch.optim.swa_utils does
+            torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1.0 - decay)
 
     @torch.no_grad()
     def refresh_ema_statistics(self, batches: int = 8, size: int = 256) -> None:
