@@ -33,20 +33,12 @@ def _flag_overrides(args) -> list[str]:
 
 
 def run(args) -> int:
-    from ..train.loop import resume, train
+    from ..train import distributed
 
-    progress = False if args.quiet else None
-    if args.resume:
-        if args.target:
-            raise UserError("--resume takes a run directory; do not also give a preset or config")
-        result = resume(args.resume, progress=progress, steps=args.steps, minutes=args.minutes)
-    else:
-        if not args.target:
-            raise UserError("train needs a preset name or a YAML config (see 'gankit presets')")
-        if args.data is not None and "=" in args.data:
-            raise UserError(f"--data '{args.data}' looks like an override; put KEY=VALUE after the preset")
-        cfg = load_config(args.target, args.overrides + _flag_overrides(args))
-        result = train(cfg, args.out, progress=progress)
+    try:
+        result = _train_or_resume(args)
+    finally:
+        distributed.cleanup()  # under torchrun every rank leaves the process group, error or not
     if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 reports
         return 0
     grids = sorted((result.dir / "samples").glob("*.png"))
@@ -55,3 +47,19 @@ def run(args) -> int:
         print(f"latest sample grid: {grids[-1]}")
     print(f"sample more: gankit sample {result.dir} -n 64 --out samples.png")
     return 0
+
+
+def _train_or_resume(args):
+    from ..train.loop import resume, train
+
+    progress = False if args.quiet else None
+    if args.resume:
+        if args.target:
+            raise UserError("--resume takes a run directory; do not also give a preset or config")
+        return resume(args.resume, progress=progress, steps=args.steps, minutes=args.minutes)
+    if not args.target:
+        raise UserError("train needs a preset name or a YAML config (see 'gankit presets')")
+    if args.data is not None and "=" in args.data:
+        raise UserError(f"--data '{args.data}' looks like an override; put KEY=VALUE after the preset")
+    cfg = load_config(args.target, args.overrides + _flag_overrides(args))
+    return train(cfg, args.out, progress=progress)

@@ -80,10 +80,10 @@ def wrap(module: torch.nn.Module, ctx: Dist, device: torch.device, sync_bn: bool
             raise UserError("config key 'dist.sync_bn': SyncBatchNorm needs CUDA devices (NCCL); "
                             "on the CPU use a critic without batch norm or dist.sync_bn=false")
         module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
-    # No buffer broadcast: a forward on rank 0 alone (sample grids, evaluation) must not wait for
-    # the other ranks. Buffers (batch-norm running statistics) are rank 0's in checkpoints.
+    # No buffer sync in forward: a forward on rank 0 alone (sample grids, evaluation) must not wait
+    # for the other ranks. Buffers (batch-norm running statistics) are rank 0's in checkpoints.
     return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
-                                   broadcast_buffers=False)
+                                   forward_sync_buffers=False)
 
 
 def unwrap(module: torch.nn.Module) -> torch.nn.Module:
@@ -91,5 +91,7 @@ def unwrap(module: torch.nn.Module) -> torch.nn.Module:
 
 
 def cleanup() -> None:
+    """Leave the process group. Without it gloo's threads die with the interpreter and a rank can
+    abort at exit ("terminate called without an active exception")."""
     if dist.is_initialized():
         dist.destroy_process_group()
