@@ -72,3 +72,26 @@ def test_maxout_takes_the_max_of_its_pieces():
         layer.linear.bias.zero_()
     out = layer(torch.tensor([[2.0, 5.0], [-3.0, -4.0]]))
     assert out.squeeze(1).tolist() == [5.0, 7.0]
+
+
+@pytest.mark.parametrize("overrides", [[], ["remedies.minibatch_disc=4"]])
+def test_a_channels_last_critic_gives_the_same_logits_and_gradients(overrides):
+    """Training runs D in channels-last; its gradient is steered back to that layout after the
+    flatten. Logits, the input gradient and every weight gradient must match the NCHW critic."""
+    torch.manual_seed(0)
+    _, D = build_nets(load_config("dcgan-mnist", ["model.d_width=8", *overrides]), (1, 28, 28))
+    D_cl = build_nets(load_config("dcgan-mnist", ["model.d_width=8", *overrides]), (1, 28, 28))[1]
+    D_cl.load_state_dict(D.state_dict())
+    D_cl = D_cl.to(memory_format=torch.channels_last)
+    x = torch.randn(6, 1, 28, 28)
+    grads = []
+    for net, inp in [(D, x.clone()), (D_cl, x.clone().contiguous(memory_format=torch.channels_last))]:
+        inp.requires_grad_(True)
+        out = net(inp)
+        out.square().sum().backward()
+        grads.append((out.detach(), inp.grad, [p.grad for p in net.parameters()]))
+    (out, gx, gp), (out_cl, gx_cl, gp_cl) = grads
+    assert torch.allclose(out, out_cl, atol=1e-5)
+    assert torch.allclose(gx, gx_cl, atol=1e-5)
+    for a, b in zip(gp, gp_cl):
+        assert torch.allclose(a, b, atol=1e-4)
