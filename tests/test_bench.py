@@ -109,3 +109,15 @@ def test_bench_modes_flags_are_checked(capsys):
     assert "--seeds must be at least 1" in capsys.readouterr().err
     assert main(["bench", "speed", "--presets", "nope"]) == 2
     assert "unknown preset 'nope'" in capsys.readouterr().err
+
+
+def test_the_quality_race_reference_is_the_textbook_dcgan_whatever_the_preset_adds():
+    from gankit.bench.speed import classic_dcgan_config
+    from gankit.config import load_config
+
+    preset = load_config("dcgan-mnist")
+    assert preset.penalty.r1_gamma > 0 and preset.remedies.ema > 0  # what the classic run must not inherit
+    c = classic_dcgan_config()
+    assert (c.model.arch, c.model.z_dim, c.model.g_width, c.model.d_width) == ("dcgan", 100, 64, 64)
+    assert (c.optim.batch_size, c.optim.lr_g, c.optim.lr_d, c.optim.betas_d) == (64, 2e-4, 2e-4, (0.5, 0.999))
+    assert c.penalty.r1_gamma == c.penalty.gp_weight == c.remedies.ema == c.optim.lr_decay == 0

@@ -196,6 +196,16 @@ def format_table(rows: list[SpeedRow], peaks: dict[str, float], device: torch.de
     return "\n".join(lines)
 
 
+def classic_dcgan_config() -> Config:
+    """The textbook DCGAN on bundled MNIST: the preset's data with pytorch/examples' settings and none
+    of gankit's additions (its R1 penalty, EMA of G and learning-rate decay are switched off)."""
+    return load_config("dcgan-mnist", ["model.z_dim=100", "model.g_width=64", "model.d_width=64",
+                                       "optim.batch_size=64", "optim.lr_g=2e-4", "optim.lr_d=2e-4",
+                                       "optim.betas_g=[0.5,0.999]", "optim.betas_d=[0.5,0.999]", "optim.lr_decay=0",
+                                       "optim.d_steps=1", "penalty.r1_gamma=0", "penalty.gp_weight=0",
+                                       "remedies.ema=0"])
+
+
 def quality_race(minutes: float, seed: int = 0, n_eval: int = 5000) -> list[tuple[str, int, float]]:
     """dcgan-mnist through gankit and the classic DCGAN (pytorch/examples settings: width 64,
     z 100, batch 64, Adam 2e-4 / 0.5) through the reference loop, each for `minutes` of wall
@@ -215,8 +225,9 @@ def quality_race(minutes: float, seed: int = 0, n_eval: int = 5000) -> list[tupl
         rows.append(("gankit dcgan-mnist", run.step, evaluate_samples(fake, "mnist", ["fd"])["fd"]))
 
     torch.manual_seed(seed)
-    classic = load_config("dcgan-mnist", ["model.z_dim=100", "optim.batch_size=64", "optim.lr_g=2e-4", "optim.lr_d=2e-4"])
-    G, D = DCGANGenerator(100, 28, 1, 64), DCGANDiscriminator(28, 1, 64)
+    classic = classic_dcgan_config()
+    m = classic.model
+    G, D = DCGANGenerator(m.z_dim, 28, 1, m.g_width), DCGANDiscriminator(28, 1, m.d_width)
     G.apply(dcgan_init)
     D.apply(dcgan_init)
     x = load_dataset(classic.data).x
@@ -228,7 +239,7 @@ def quality_race(minutes: float, seed: int = 0, n_eval: int = 5000) -> list[tupl
     G.eval()
     with torch.no_grad():
         gen = torch.Generator().manual_seed(seed)
-        fake = torch.cat([G(torch.randn(500, 100, generator=gen)) for _ in range(n_eval // 500)])
+        fake = torch.cat([G(torch.randn(500, m.z_dim, generator=gen)) for _ in range(n_eval // 500)])
     rows.append(("reference classic DCGAN", steps, evaluate_samples(fake, "mnist", ["fd"])["fd"]))
     return rows
 
