@@ -121,3 +121,20 @@ def test_the_quality_race_reference_is_the_textbook_dcgan_whatever_the_preset_ad
     assert (c.model.arch, c.model.z_dim, c.model.g_width, c.model.d_width) == ("dcgan", 100, 64, 64)
     assert (c.optim.batch_size, c.optim.lr_g, c.optim.lr_d, c.optim.betas_d) == (64, 2e-4, 2e-4, (0.5, 0.999))
     assert c.penalty.r1_gamma == c.penalty.gp_weight == c.remedies.ema == c.optim.lr_decay == 0
+
+
+def test_speed_bench_averages_a_lazy_r1_over_its_cycle():
+    # R1 on every 4th D update: a quarter of the extra work of R1 on every update, per iteration.
+    import torch
+
+    from gankit.bench.speed import bench_preset
+
+    tiny = ["model.g_width=8", "model.d_width=8", "data.limit=256", "optim.batch_size=16"]
+
+    def gflop(*penalty):
+        return bench_preset("dcgan-mnist", torch.device("cpu"), iters=1, repeats=1,
+                            overrides=[*tiny, *penalty]).gflop_per_iter
+
+    plain, every, lazy = gflop("penalty.r1_gamma=0"), gflop("penalty.r1_every=1"), gflop("penalty.r1_every=4")
+    assert every > plain
+    assert abs(lazy - (plain + (every - plain) / 4)) < 1e-9 * every

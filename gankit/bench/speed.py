@@ -13,6 +13,7 @@ convolutional step can read near or above 100% of the matmul peak while using ha
 from __future__ import annotations
 
 import copy
+import math
 import resource
 import statistics
 import tempfile
@@ -152,6 +153,15 @@ def _peak_mem_mib(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS (Linux: KiB)
 
 
+def schedule_cycle(cfg: Config) -> int:
+    """Training iterations after which the step's work repeats: a lazy R1 penalty (penalty.r1_every)
+    makes one iteration in every cycle dearer, so FLOPs are averaged and time is taken over whole cycles."""
+    p = cfg.penalty
+    if not p.r1_gamma:
+        return 1
+    return p.r1_every // math.gcd(p.r1_every, cfg.optim.d_steps)
+
+
 def bench_preset(name: str, device: torch.device, iters: int, repeats: int, overrides: list[str] = ()) -> SpeedRow:
     from ..train.loop import Trainer
 
@@ -164,7 +174,15 @@ def bench_preset(name: str, device: torch.device, iters: int, repeats: int, over
                                   trainer.x.contiguous(), trainer.labels, trainer.recipe.num_classes if trainer.recipe.conditional else 0)
         # The work gankit's own step does (it skips D's weight gradients in G's step, so it does
         # less than the reference); a compiled step hides its ops, so then the reference is counted.
-        gflop = count_gflop(reference.train_step if cfg.train.compile else trainer.train_step, device)
+        cycle = schedule_cycle(cfg)
+        counted = reference.train_step if cfg.train.compile else trainer.train_step
+
+        def one_cycle() -> None:
+            for _ in range(cycle):
+                counted()
+
+        gflop = count_gflop(one_cycle, device) / cycle
+        iters = -(-iters // cycle) * cycle  # whole cycles, so both loops time the same share of R1 steps
         loops = {"gankit": trainer.train_step, "reference": reference.train_step}
         for step in loops.values():  # warm-up: allocator, autotuning, compilation
             for _ in range(max(3, iters // 4)):
