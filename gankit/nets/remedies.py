@@ -49,11 +49,8 @@ class MinibatchDiscrimination(nn.Module):
         return torch.cat([h, o], 1)
 
 
-CHANNELS_LAST = torch.channels_last
-
-
 def _to_channels_last(grad: Tensor) -> Tensor:
-    return grad.contiguous(memory_format=CHANNELS_LAST)
+    return grad.contiguous(memory_format=torch.channels_last)
 
 
 class Critic(nn.Module):
@@ -89,10 +86,11 @@ class Critic(nn.Module):
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         h = self.features(self._inputs(x, labels))
-        if h.requires_grad and h.dim() == 4 and not h.is_contiguous() and h.is_contiguous(memory_format=CHANNELS_LAST):
+        channels_last = h.dim() == 4 and not h.is_contiguous() and h.is_contiguous(memory_format=torch.channels_last)
+        if h.requires_grad and channels_last:
             # flatten(1) copies channels-last maps to NCHW and its gradient comes back NCHW; handed to
-            # the last LeakyReLU's backward beside its channels-last output, that ran 10-20x slower
-            # (~10% of a dcgan-mnist step). One copy back to channels-last is cheaper.
+            # the last LeakyReLU's backward beside its channels-last output, that op ran 10-20x slower
+            # (4-9 ms instead of 0.3 here). One copy back to channels-last is cheaper.
             h.register_hook(_to_channels_last)
         h = h.flatten(1)
         if self.mbstd:
