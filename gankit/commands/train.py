@@ -37,15 +37,17 @@ def run(args) -> int:
 
     try:
         result = _train_or_resume(args)
+        run_dir, step = result.dir, result.step
+        del result  # it holds the DDP-wrapped nets, and they the process group: let them go first
     finally:
         distributed.cleanup()  # under torchrun every rank leaves the process group, error or not
     if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 reports
         return 0
-    grids = sorted((result.dir / "samples").glob("*.png"))
-    print(f"trained {result.step} steps; run directory: {result.dir}")
+    grids = sorted((run_dir / "samples").glob("*.png"))
+    print(f"trained {step} steps; run directory: {run_dir}")
     if grids:
         print(f"latest sample grid: {grids[-1]}")
-    print(f"sample more: gankit sample {result.dir} -n 64 --out samples.png")
+    print(f"sample more: gankit sample {run_dir} -n 64 --out samples.png")
     return 0
 
 

@@ -9,6 +9,7 @@ only) resumes on any number of ranks.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -91,7 +92,10 @@ def unwrap(module: torch.nn.Module) -> torch.nn.Module:
 
 
 def cleanup() -> None:
-    """Leave the process group. Without it gloo's threads die with the interpreter and a rank can
-    abort at exit ("terminate called without an active exception")."""
+    """Leave the process group while the interpreter is fully alive. Otherwise gloo's worker threads
+    and the DDP wrappers (often in reference cycles) that hold the group are torn down during
+    interpreter finalisation, and a rank can abort ("terminate called without an active exception")."""
     if dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
+        gc.collect()
