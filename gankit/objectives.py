@@ -89,3 +89,11 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
 def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, pack: int = 1) -> Tensor:
     """R1 (Mescheder et al. 2018): E[||grad D(x)||^2] on real data; the caller weighs it by gamma/2."""
     return (_grad_norms(critic, real, pack) ** 2).mean()
+
+
+def r1_weight(gamma: float, every: int, d_updates: int) -> float:
+    """R1's weight at this D update: gamma/2 on every update, or with lazy R1 (Karras et al. 2020)
+    gamma/2 * N on every N-th update and 0 in between, the same on average."""
+    if gamma <= 0 or d_updates % every:
+        return 0.0
+    return 0.5 * gamma * every

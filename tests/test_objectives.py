@@ -50,3 +50,11 @@ def test_other_losses_against_their_formulas():
     assert abs(d_loss_lsgan(REAL, FAKE).item() - ls_d) < 1e-6
     assert abs(g_loss_lsgan(FAKE).item() - 0.5 * (16 + 1 + 0) / 3) < 1e-6
     assert set(LOSSES) == {"nonsat", "minimax", "wasserstein", "hinge", "lsgan"}
+
+
+def test_r1_weight_is_gamma_half_or_lazily_n_times_that_on_every_nth_update():
+    from gankit.objectives import r1_weight
+
+    assert [r1_weight(2.0, 1, k) for k in range(3)] == [1.0, 1.0, 1.0]
+    assert [r1_weight(2.0, 4, k) for k in range(9)] == [4.0, 0, 0, 0, 4.0, 0, 0, 0, 4.0]  # mean 1.0, as above
+    assert r1_weight(0.0, 4, 0) == 0.0

@@ -28,7 +28,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from ..config import Config, load_config
-from ..objectives import LOSSES, gradient_penalty, r1_penalty
+from ..objectives import LOSSES, gradient_penalty, r1_penalty, r1_weight
 
 
 def _sync(device: torch.device) -> None:
@@ -85,8 +85,9 @@ class ReferenceLoop:
         if p.gp_weight:
             eps = torch.rand(real.shape[0], device=real.device)  # one mixing weight per sample
             total = total + p.gp_weight * gradient_penalty(critic, real, fake, eps, pack)
-        if p.r1_gamma and self.d_updates % p.r1_every == 0:
-            total = total + 0.5 * p.r1_gamma * p.r1_every * r1_penalty(critic, real, pack)
+        r1_w = r1_weight(p.r1_gamma, p.r1_every, self.d_updates)
+        if r1_w:
+            total = total + r1_w * r1_penalty(critic, real, pack)
         return total
 
     def train_step(self) -> None:

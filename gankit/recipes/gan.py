@@ -15,7 +15,7 @@ from ..config import Config
 from ..data import Dataset
 from ..nets import build_nets
 from ..errors import UserError
-from ..objectives import LOSSES, gradient_penalty, r1_penalty
+from ..objectives import LOSSES, gradient_penalty, r1_penalty, r1_weight
 
 Tensor = torch.Tensor
 
@@ -131,11 +131,10 @@ class GANRecipe:
             gp = gradient_penalty(lambda x: self._d(x, batch.labels), batch.real, fake, eps, self.cfg.remedies.pack)
             loss = loss + p.gp_weight * gp
             stats["gp"] = gp.detach()
-        if p.r1_gamma > 0 and self.d_updates % p.r1_every == 0:
-            # Lazy R1: the double backward on every N-th update only, N times as heavy, so that
-            # the penalty's average weight stays gamma/2 (StyleGAN2's lazy regularisation).
+        r1_w = r1_weight(p.r1_gamma, p.r1_every, self.d_updates)  # lazy R1: 0 between its updates
+        if r1_w:
             r1 = r1_penalty(lambda x: self._d(x, batch.labels), batch.real, self.cfg.remedies.pack)
-            loss = loss + 0.5 * p.r1_gamma * p.r1_every * r1
+            loss = loss + r1_w * r1
             stats["r1"] = r1.detach() * p.r1_every  # the log's per-step mean is then the mean measured R1
         return loss, stats
 

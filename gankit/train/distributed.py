@@ -98,4 +98,3 @@ def cleanup() -> None:
     if dist.is_initialized():
         gc.collect()
         dist.destroy_process_group()
-        gc.collect()
