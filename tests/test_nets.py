@@ -4,7 +4,9 @@ import torch.nn as nn
 
 from gankit.config import load_config
 from gankit.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, build_nets
+from gankit.nets.dcgan import Projection
 from gankit.nets.mlp import Maxout
+from gankit.nets.remedies import flatten_features
 
 
 @pytest.mark.parametrize("resolution", [8, 16, 28, 32, 64])
@@ -76,8 +78,8 @@ def test_maxout_takes_the_max_of_its_pieces():
 
 @pytest.mark.parametrize("overrides", [[], ["remedies.minibatch_disc=4"]])
 def test_a_channels_last_critic_gives_the_same_logits_and_gradients(overrides):
-    """Training runs D in channels-last; its gradient is steered back to that layout after the
-    flatten. Logits, the input gradient and every weight gradient must match the NCHW critic."""
+    """Training runs D in channels-last; its maps are flattened height, width, channel in either
+    layout. Logits, the input gradient and every weight gradient must match the NCHW critic."""
     torch.manual_seed(0)
     _, D = build_nets(load_config("dcgan-mnist", ["model.d_width=8", *overrides]), (1, 28, 28))
     D_cl = build_nets(load_config("dcgan-mnist", ["model.d_width=8", *overrides]), (1, 28, 28))[1]
@@ -95,3 +97,40 @@ def test_a_channels_last_critic_gives_the_same_logits_and_gradients(overrides):
     assert torch.allclose(gx, gx_cl, atol=1e-5)
     for a, b in zip(gp, gp_cl):
         assert torch.allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_projection_is_the_transposed_convolution_on_1x1_it_replaces(channels_last):
+    """G's first layer runs as a matrix product; values, gradients and the layout of its map must be
+    those of the ConvTranspose2d whose weights it keeps."""
+    torch.manual_seed(0)
+    proj = Projection(6, 5, 4)
+    conv = nn.ConvTranspose2d(6, 5, 4, 1, 0, bias=False)
+    conv.weight.data.copy_(proj.weight.data)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    proj, conv = proj.to(memory_format=layout), conv.to(memory_format=layout)
+    z = torch.randn(3, 6, 1, 1)
+    out, ref = proj(z), conv(z)
+    assert out.shape == (3, 5, 4, 4) and torch.allclose(out, ref, atol=1e-6)
+    assert out.is_contiguous(memory_format=layout)
+    g = torch.randn_like(ref)
+    (out * g).sum().backward()
+    (ref * g).sum().backward()
+    assert torch.allclose(proj.weight.grad, conv.weight.grad, atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_features_flatten_height_width_channel_and_hand_gradients_back_in_the_maps_layout(layout):
+    h0 = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).view(2, 3, 2, 2)
+    h = h0.clone().contiguous(memory_format=layout).requires_grad_(True)
+    mid = h * 1.0  # a non-leaf map, as D's last activation is
+    v = flatten_features(mid)
+    seen = []
+    mid.register_hook(lambda grad: seen.append(grad))  # runs after flatten_features' own hook
+    # sample 0's vector: pixel (0,0) channels 0..2, then pixel (0,1), ...
+    assert v.shape == (2, 12) and v[0, :6].tolist() == [0.0, 4.0, 8.0, 1.0, 5.0, 9.0]
+    assert torch.equal(v, h0.permute(0, 2, 3, 1).reshape(2, -1))
+    w = torch.randn(12)
+    (v * w).sum().backward()
+    assert torch.equal(h.grad, w.view(1, 2, 2, 3).permute(0, 3, 1, 2).expand(2, -1, -1, -1))
+    assert seen[0].is_contiguous(memory_format=layout) and seen[0].stride() == mid.stride()

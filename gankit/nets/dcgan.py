@@ -21,6 +21,26 @@ def stages(resolution: int) -> tuple[int, int]:
     return base, n
 
 
+class Projection(nn.ConvTranspose2d):
+    """G's first layer: z projected to a size x size map, "just a matrix multiplication, but the
+    result is reshaped" (Radford et al.). Kept as the transposed convolution on a 1x1 input that it
+    equals, so weights and checkpoints are those of that layer, and computed as the matrix product in
+    the weight's own layout: oneDNN's channels-last kernel for this shape ran 4x slower than the
+    product (2.7 vs 0.7 ms at batch 128 on this CPU)."""
+
+    def __init__(self, z_dim: int, channels: int, size: int):
+        super().__init__(z_dim, channels, size, 1, 0, bias=False)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        w = self.weight  # (z_dim, channels, size, size)
+        n, (z_dim, c, k, _) = z.shape[0], w.shape
+        z = z.reshape(n, z_dim)
+        if w.is_contiguous():
+            return (z @ w.reshape(z_dim, -1)).view(n, c, k, k)
+        # channels-last weight: the permuted view is contiguous, and so is the map it gives
+        return (z @ w.permute(0, 2, 3, 1).reshape(z_dim, -1)).view(n, k, k, c).permute(0, 3, 1, 2)
+
+
 class DCGANGenerator(nn.Module):
     def __init__(self, z_dim: int, resolution: int, channels: int, width: int = 64, refine: bool = False):
         super().__init__()
@@ -34,7 +54,7 @@ class DCGANGenerator(nn.Module):
             return [conv, nn.BatchNorm2d(out), nn.ReLU(True), *extra]
 
         # project z to a base x base map: a transposed conv on 1x1
-        layers = block(nn.ConvTranspose2d(z_dim, ch, base, 1, 0, bias=False), ch)
+        layers = block(Projection(z_dim, ch, base), ch)
         for _ in range(n - 1):
             layers += block(nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), ch // 2)
             ch //= 2

@@ -20,6 +20,7 @@ from ..data import Dataset
 from ..errors import UserError
 from ..nets.encoder import Encoder
 from ..nets.init import dcgan_init
+from ..nets.remedies import flatten_features
 from .gan import Batch, GANRecipe
 
 Tensor = torch.Tensor
@@ -86,7 +87,7 @@ class VAEGANRecipe(GANRecipe):
         n = len(x)
         # Per-image squared error in D's features, summed over features like the pixel term below.
         feature = (feats_fake[:n] - feats_real).pow(2).flatten(1).sum(1).mean() / feats_real[0].numel() * x[0].numel()
-        adv = self.loss.g(self.D.head(feats_fake.flatten(1)).flatten())
+        adv = self.loss.g(self.D.head(flatten_features(feats_fake)).flatten())
         loss = self.v.kl_weight * kl + self.v.feature_weight * feature + self.v.adv_weight * adv
         stats = {"loss_kl": kl.detach(), "loss_feature": feature.detach(), "loss_adv": adv.detach()}
         if self.v.pixel_weight:
