@@ -53,7 +53,7 @@ class DCGANGenerator(nn.Module):
             extra = [nn.Conv2d(out, out, 3, 1, 1, bias=False), nn.BatchNorm2d(out), nn.ReLU(True)] if refine else []
             return [conv, nn.BatchNorm2d(out), nn.ReLU(True), *extra]
 
-        # project z to a base x base map: a transposed conv on 1x1
+        # project z to a base x base map (the transposed conv on 1x1 that Projection computes as a product)
         layers = block(Projection(z_dim, ch, base), ch)
         for _ in range(n - 1):
             layers += block(nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), ch // 2)
