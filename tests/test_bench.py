@@ -67,9 +67,13 @@ def test_speed_bench_times_both_loops_on_the_same_nets():
     row = bench_preset("cgan-mnist", dev, iters=1, repeats=1,
                        overrides=["model.g_width=8", "model.d_width=8", "data.limit=256", "optim.batch_size=16"])
     assert row.gankit_ips > 0 and row.reference_ips > 0 and row.gflop_per_iter > 0
-    assert row.gflops > 0
+    assert row.gflops > 0 and len(row.ratios) == 1 and row.ratio == row.ratios[0]
+    assert row.ratio == pytest.approx(row.gankit_ips / row.reference_ips)  # one repeat: the medians' ratio
     table = format_table([row], {"peak": 100.0, "matmul": 50.0, "conv": 100.0}, dev).splitlines()[-1].split()
-    assert table[0] == "cgan-mnist" and table[6:8] == [f"{2 * row.gflops:.1f}%", f"{row.gflops:.1f}%"]  # % of each peak
+    assert table[0] == "cgan-mnist" and table[7:9] == [f"{2 * row.gflops:.1f}%", f"{row.gflops:.1f}%"]  # % of each peak
+    # The ratio is the median of the per-repeat pairs, its range their extremes.
+    row.ratios = [1.1, 1.4, 1.2]
+    assert row.ratio == 1.2 and format_table([row], {"peak": 1.0, "matmul": 1.0}, dev).splitlines()[-1].split()[3:5] == ["1.20", "1.10-1.40"]
     # The flop counter sees exactly a matrix product's 2*m*n*k multiply-adds.
     a, b = torch.randn(64, 32), torch.randn(32, 16)
     assert abs(count_gflop(lambda: a @ b, dev) - 2 * 64 * 32 * 16 / 1e9) < 1e-12

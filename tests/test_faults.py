@@ -38,6 +38,26 @@ def test_checkpoint_round_trip_and_rotation(tmp_path, run_dir):
     assert meta == {"step": 1} and torch.equal(back["a"], t["a"]) and torch.equal(back["b"], t["b"])
 
 
+def test_a_checkpoint_of_an_older_format_is_refused_by_name(tmp_path, run_dir, capsys):
+    """A format-1 file (before the format key: D's weights laid out differently) loads into today's nets
+    without a shape error, so only the format key can stop it computing the wrong function."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from gankit.train.checkpoint import CHECKSUM_KEY, FORMAT_KEY, META_KEY
+
+    with safe_open(run_dir / "checkpoints" / "last.safetensors", "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        header = {k: v for k, v in f.metadata().items() if k != FORMAT_KEY}
+    assert set(header) == {META_KEY, CHECKSUM_KEY}
+    old = tmp_path / "old.safetensors"
+    save_file(tensors, old, metadata=header)
+    with pytest.raises(UserError, match="old.safetensors.*format 1, this gankit reads format 2"):
+        gankit.load(old)
+    assert cli(["sample", str(old), "-n", "2", "--out", str(tmp_path / "s.png")]) == 2
+    assert "format 1" in capsys.readouterr().err and not (tmp_path / "s.png").exists()
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "empty"])
 def test_corrupt_last_checkpoint_falls_back_to_prev_with_a_warning(tmp_path, run_dir, damage, capsys):
     run = _copy_run(run_dir, tmp_path / "run")

@@ -74,6 +74,16 @@ def test_maxout_takes_the_max_of_its_pieces():
         layer.linear.bias.zero_()
     out = layer(torch.tensor([[2.0, 5.0], [-3.0, -4.0]]))
     assert out.squeeze(1).tolist() == [5.0, 7.0]
+    # Two units: the linear map's rows are piece-major, [piece 0 of units 0, 1; piece 1 of units 0, 1].
+    layer = Maxout(1, units=2, pieces=2)
+    with torch.no_grad():
+        layer.linear.weight.copy_(torch.tensor([[1.0], [2.0], [-1.0], [-3.0]]))
+        layer.linear.bias.zero_()
+    x = torch.tensor([[1.0], [-1.0]], requires_grad=True)
+    out = layer(x)
+    assert out.tolist() == [[1.0, 2.0], [1.0, 3.0]]  # unit 0: max(x, -x); unit 1: max(2x, -3x)
+    out.sum().backward()
+    assert x.grad.squeeze(1).tolist() == [1.0 + 2.0, -1.0 - 3.0]  # the winning pieces' slopes
 
 
 @pytest.mark.parametrize("overrides", [[], ["remedies.minibatch_disc=4"]])

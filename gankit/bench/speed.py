@@ -2,7 +2,8 @@
 
 Both loops run in one process, interleaved repeat by repeat after a warm-up, so that the machine's
 state (clock, caches, other load) affects both alike. Reported per preset: images/s of each loop
-(real images through D per second), their ratio, GFLOP per iteration of gankit's step counted by
+(real images through D per second; medians over the repeats), their ratio (the median of each repeat's
+paired ratio, with the smallest and largest beside it), GFLOP per iteration of gankit's step counted by
 PyTorch's flop counter (forward and backward of every op), the rate that makes, its fraction of two
 measured peaks, and peak memory. The peaks: torch.mm on 2048^2 matrices (the matmul peak) and the better
 of that and a channels-last convolution (oneDNN). Both are printed because on the AMD EPYC we build
@@ -112,15 +113,18 @@ class ReferenceLoop:
 @dataclass
 class SpeedRow:
     preset: str
-    gankit_ips: float
+    gankit_ips: float  # median over repeats
     reference_ips: float
+    ratios: list[float]  # per repeat: the reference's time over gankit's, the two timed back to back
     gflop_per_iter: float
     gflops: float  # the rate gankit's step runs at, GFLOP/s
     peak_mem_mib: float
 
     @property
     def ratio(self) -> float:
-        return self.gankit_ips / self.reference_ips
+        """The median of the paired per-repeat ratios: a drift of the machine's speed between repeats,
+        which moves both loops of a pair alike, cancels in it (it does not in a ratio of medians)."""
+        return statistics.median(self.ratios)
 
 
 class _FlopCount(TorchDispatchMode):
@@ -189,27 +193,30 @@ def bench_preset(name: str, device: torch.device, iters: int, repeats: int, over
             for _ in range(max(3, iters // 4)):
                 step()
         times: dict[str, list[float]] = {k: [] for k in loops}
-        for _ in range(repeats):
-            for key, step in loops.items():
+        for r in range(repeats):
+            order = list(loops) if r % 2 == 0 else list(loops)[::-1]  # neither loop always runs second
+            for key in order:
                 _sync(device)
                 t0 = time.perf_counter()
                 for _ in range(iters):
-                    step()
+                    loops[key]()
                 _sync(device)
                 times[key].append((time.perf_counter() - t0) / iters)
     images = cfg.optim.batch_size * cfg.optim.d_steps
     per_iter = {k: statistics.median(v) for k, v in times.items()}
-    return SpeedRow(name, images / per_iter["gankit"], images / per_iter["reference"], gflop,
+    ratios = [ref / own for own, ref in zip(times["gankit"], times["reference"])]
+    return SpeedRow(name, images / per_iter["gankit"], images / per_iter["reference"], ratios, gflop,
                     gflop / per_iter["gankit"], _peak_mem_mib(device))
 
 
 def format_table(rows: list[SpeedRow], peaks: dict[str, float], device: torch.device) -> str:
-    head = (f"{'preset':<16}{'gankit img/s':>14}{'ref img/s':>12}{'ratio':>8}{'GFLOP/it':>10}{'GFLOP/s':>9}"
+    head = (f"{'preset':<16}{'gankit img/s':>14}{'ref img/s':>12}{'ratio':>8}{'range':>12}{'GFLOP/it':>10}{'GFLOP/s':>9}"
             f"{'% mm':>8}{'% best':>8}{'peak MiB':>10}")
     lines = [f"device: {device} ({torch.get_num_threads()} threads); measured fp32 peaks: matmul (torch.mm) "
              f"{peaks['matmul']:.1f} GFLOP/s, best (matmul or channels-last convolution) {peaks['peak']:.1f}", head]
     for r in rows:
-        lines.append(f"{r.preset:<16}{r.gankit_ips:>14.1f}{r.reference_ips:>12.1f}{r.ratio:>8.2f}{r.gflop_per_iter:>10.3f}"
+        spread = f"{min(r.ratios):.2f}-{max(r.ratios):.2f}"
+        lines.append(f"{r.preset:<16}{r.gankit_ips:>14.1f}{r.reference_ips:>12.1f}{r.ratio:>8.2f}{spread:>12}{r.gflop_per_iter:>10.3f}"
                      f"{r.gflops:>9.1f}{100 * r.gflops / peaks['matmul']:>7.1f}%{100 * r.gflops / peaks['peak']:>7.1f}%"
                      f"{r.peak_mem_mib:>10.0f}")
     return "\n".join(lines)
@@ -267,7 +274,7 @@ def register(parser) -> None:
     parser.add_argument("--presets", default="vanilla-mnist,dcgan-mnist,cgan-mnist,wgangp-mnist,hinge-mnist,ring",
                         help="comma-separated presets whose nets are timed")
     parser.add_argument("--iters", type=int, default=20, help="iterations per timed repeat")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9, help="timed repeats of each loop, interleaved")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--quality", action="store_true",
                         help="also race dcgan-mnist against the classic DCGAN for --minutes each (domain Frechet distance)")

@@ -29,6 +29,11 @@ META_KEY = "gankit"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read the process umask once (os.umask can only read it by setting it)
 CHECKSUM_KEY = "sha256"
+# The layout of the tensors in a checkpoint. Files from before the key existed are format 1.
+# 2: the DCGAN critic's head reads its features in height, width, channel order (was channel, height,
+#    width), and maxout layers' linear maps are laid out piece-major (was unit-major); a format-1 D
+#    loads without error into the new nets but computes a different function, so it is refused.
+FORMAT_KEY, FORMAT = "format", 2
 LAST, PREV = "last.safetensors", "prev.safetensors"
 
 
@@ -64,7 +69,8 @@ def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
 
 def checkpoint_bytes(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> bytes:
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    return st_save(tensors, metadata={META_KEY: json.dumps(meta), CHECKSUM_KEY: tensors_sha256(tensors)})
+    return st_save(tensors, metadata={META_KEY: json.dumps(meta), CHECKSUM_KEY: tensors_sha256(tensors),
+                                      FORMAT_KEY: str(FORMAT)})
 
 
 def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep_previous: bool = False) -> None:
@@ -90,8 +96,12 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
         header = json.loads(data[8 : 8 + header_len])
         meta = json.loads(header["__metadata__"][META_KEY])
         checksum = header["__metadata__"].get(CHECKSUM_KEY)
+        file_format = int(header["__metadata__"].get(FORMAT_KEY, "1"))
     except (SafetensorError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
         raise UserError(f"checkpoint '{path}': not a gankit checkpoint or corrupt ({exc})") from None
+    if file_format != FORMAT:
+        raise UserError(f"checkpoint '{path}': written in checkpoint format {file_format}, this gankit reads format "
+                        f"{FORMAT} (the discriminator's weights are laid out differently); train the run again")
     if checksum is not None and checksum != tensors_sha256(tensors):
         raise UserError(f"checkpoint '{path}': corrupt (SHA-256 of its tensors does not match the one stored in it)")
     return tensors, meta

@@ -33,8 +33,6 @@ from .checkpoint import (atomic_write_bytes, checkpoint_candidates, load_latest,
                          pack_state, save_checkpoint, unpack_state)
 from .device import autocast_dtype, resolve_device
 
-CHECKPOINT_VERSION = 1
-
 
 @dataclass
 class Run:
@@ -326,7 +324,7 @@ class Trainer:
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         meta = {
-            "version": CHECKPOINT_VERSION, "config": self.cfg.to_dict(), "step": self.step,
+            "config": self.cfg.to_dict(), "step": self.step,
             "images_seen": self.images_seen, "elapsed": self.elapsed, "batches_pos": self.batches.pos,
             "num_classes": self.data.num_classes, "sample_shape": list(self.data.x.shape[1:]),
             **{f"{name}_groups": g for name, g in groups.items()},
