@@ -56,6 +56,10 @@ def test_a_checkpoint_of_an_older_format_is_refused_by_name(tmp_path, run_dir, c
         gankit.load(old)
     assert cli(["sample", str(old), "-n", "2", "--out", str(tmp_path / "s.png")]) == 2
     assert "format 1" in capsys.readouterr().err and not (tmp_path / "s.png").exists()
+    newer = tmp_path / "newer.safetensors"
+    save_file(tensors, newer, metadata={**header, FORMAT_KEY: "3"})
+    with pytest.raises(UserError, match="newer.safetensors.*format 3 by a newer gankit"):
+        gankit.load(newer)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "empty"])

@@ -99,7 +99,10 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
         file_format = int(header["__metadata__"].get(FORMAT_KEY, "1"))
     except (SafetensorError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
         raise UserError(f"checkpoint '{path}': not a gankit checkpoint or corrupt ({exc})") from None
-    if file_format != FORMAT:
+    if file_format > FORMAT:
+        raise UserError(f"checkpoint '{path}': written in checkpoint format {file_format} by a newer gankit, this "
+                        f"gankit reads format {FORMAT}; upgrade gankit")
+    if file_format < FORMAT:
         raise UserError(f"checkpoint '{path}': written in checkpoint format {file_format}, this gankit reads format "
                         f"{FORMAT} (the discriminator's weights are laid out differently); train the run again")
     if checksum is not None and checksum != tensors_sha256(tensors):
