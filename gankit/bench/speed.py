@@ -253,10 +253,11 @@ def quality_race(minutes: float, seed: int = 0, n_eval: int = 5000) -> list[tupl
     torch.manual_seed(seed)
     classic = classic_dcgan_config()
     m = classic.model
-    G, D = DCGANGenerator(m.z_dim, 28, 1, m.g_width), DCGANDiscriminator(28, 1, m.d_width)
+    x = load_dataset(classic.data).x
+    channels, resolution = x.shape[1], x.shape[2]  # the nets fit the data, as build_nets sizes gankit's
+    G, D = DCGANGenerator(m.z_dim, resolution, channels, m.g_width), DCGANDiscriminator(resolution, channels, m.d_width)
     G.apply(dcgan_init)
     D.apply(dcgan_init)
-    x = load_dataset(classic.data).x
     ref = ReferenceLoop(classic, G, D, x)
     steps, t0 = 0, time.monotonic()
     while time.monotonic() - t0 < minutes * 60:
