@@ -79,6 +79,24 @@ def test_speed_bench_times_both_loops_on_the_same_nets():
     assert abs(count_gflop(lambda: a @ b, dev) - 2 * 64 * 32 * 16 / 1e9) < 1e-12
 
 
+def test_speed_bench_counts_onednn_products_and_runs_the_reference_on_plain_copies():
+    import torch
+
+    from gankit.bench.speed import _plain_copy, count_gflop
+    from gankit.config import load_config
+    from gankit.nets import build_nets
+    from gankit.nets.linear import onednn_linear, use_onednn
+
+    x, w = torch.randn(64, 512, requires_grad=True), torch.randn(256, 512, requires_grad=True)
+    # forward, input gradient and weight gradient: three products of 2*m*n*k
+    assert count_gflop(lambda: onednn_linear(x, w).sum().backward(), torch.device("cpu")) * 1e9 == 3 * 2 * 64 * 512 * 256
+    _, D = build_nets(load_config("vanilla-mnist"), (1, 28, 28))
+    assert use_onednn(D) == 2
+    ref = _plain_copy(D)
+    assert not any(getattr(m, "onednn", False) for m in ref.modules())
+    assert sum(getattr(m, "onednn", False) for m in D.modules()) == 2  # the original keeps its switch
+
+
 def test_peak_is_the_better_of_the_matmul_and_the_convolution_with_the_conv_flops_as_torch_counts_them():
     import torch
     import torch.nn.functional as F

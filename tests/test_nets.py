@@ -5,6 +5,7 @@ import torch.nn as nn
 from gankit.config import load_config
 from gankit.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, build_nets
 from gankit.nets.dcgan import Projection
+from gankit.nets.linear import MIN_FEATURES, Linear, onednn_linear, use_onednn
 from gankit.nets.mlp import Maxout
 from gankit.nets.remedies import flatten_features
 
@@ -144,3 +145,43 @@ def test_features_flatten_height_width_channel_and_hand_gradients_back_in_the_ma
     (v * w).sum().backward()
     assert torch.equal(h.grad, w.view(1, 2, 2, 3).permute(0, 3, 1, 2).expand(2, -1, -1, -1))
     assert seen[0].is_contiguous(memory_format=layout) and seen[0].stride() == mid.stride()
+
+
+@pytest.mark.parametrize("rows, n_in, n_out, bias", [(128, 784, 1280, True), (64, 256, 1, True), (5, 3, 4, False)])
+def test_onednn_linear_matches_f_linear_through_a_double_backward(rows, n_in, n_out, bias):
+    """Values, the input gradient taken with create_graph (a gradient penalty) and every gradient of
+    a loss on both must be F.linear's."""
+    torch.manual_seed(0)
+    x, w = torch.randn(rows, n_in, requires_grad=True), torch.randn(n_out, n_in, requires_grad=True)
+    b = torch.randn(n_out, requires_grad=True) if bias else None
+    params = [x, w] + ([b] if bias else [])
+    results = []
+    for linear in (nn.functional.linear, onednn_linear):
+        y = linear(x, w, b)
+        gx, = torch.autograd.grad(y.square().sum(), x, create_graph=True)
+        results.append([y, gx, *torch.autograd.grad(y.sum() + gx.square().sum(), params)])
+    for ref, got in zip(*results):
+        assert torch.allclose(got, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
+
+
+def test_onednn_linear_leaves_autocast_and_leading_dimensions_to_f_linear_rules():
+    x, w = torch.randn(2, 3, 8), torch.randn(4, 8)
+    assert torch.allclose(onednn_linear(x, w), nn.functional.linear(x, w), atol=1e-5)
+    assert onednn_linear(x, w).shape == (2, 3, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 autocast: F.linear, in bf16
+        assert onednn_linear(x, w).dtype == torch.bfloat16
+
+
+def test_use_onednn_switches_only_layers_large_enough_and_keeps_nn_linear_state():
+    """vanilla-mnist's nets: G 100 -> 512 -> 512 -> 784, D 784 -> 5 x 256 -> 5 x 256 -> 1."""
+    G, D = build_nets(load_config("vanilla-mnist"), (1, 28, 28))
+    keys = set(G.state_dict()) | set(D.state_dict())
+    assert use_onednn(G) == 2 and use_onednn(D) == 2
+    switched = [(m.in_features, m.out_features) for net in (G, D) for m in net.modules() if isinstance(m, Linear) and m.onednn]
+    assert switched == [(512, 512), (512, 784), (784, 1280), (256, 1280)]
+    assert all(min(shape) >= MIN_FEATURES for shape in switched)
+    assert set(G.state_dict()) | set(D.state_dict()) == keys and all(isinstance(m, nn.Linear) for m in G.modules() if isinstance(m, Linear))
+    x = torch.randn(4, 1, 28, 28)
+    D.eval()
+    on = D(x)
+    assert use_onednn(D, False) == 0 and torch.allclose(D(x), on, atol=1e-5)

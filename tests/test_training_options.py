@@ -159,3 +159,19 @@ def test_a_resumed_run_with_lazy_r1_matches_an_uninterrupted_one(tmp_path):
     resumed = resume(tmp_path / "half", progress=False, steps=6)
     for a, b in zip(whole.recipe.D.parameters(), resumed.recipe.D.parameters()):
         assert torch.equal(a, b)  # R1 fell on updates 0 and 4 in both
+
+
+# ---- linear layers on oneDNN ------------------------------------------------------------------
+def test_linear_layers_on_onednn_train_the_same_weights_as_on_the_blas(tmp_path):
+    """train.onednn_linear changes where the products run, not what they compute: three steps of a
+    maxout GAN (dropout included, from the same seeds) end at the same weights either way."""
+    weights = []
+    for on in (True, False):
+        cfg = load_config("vanilla-mnist", ["model.g_width=256", "model.d_width=64", "optim.batch_size=16",
+                                            "data.limit=64", "train.device=cpu", f"train.onednn_linear={str(on).lower()}"])
+        t = Trainer(cfg, tmp_path / str(on), progress=False)
+        assert sum(getattr(m, "onednn", False) for net in (t.recipe.G, t.recipe.D) for m in net.modules()) == (3 if on else 0)  # G 256->256, 256->784; D 784->320
+        for _ in range(3):
+            t.train_step()
+        weights.append(torch.cat([p.detach().flatten() for p in [*t.recipe.G.parameters(), *t.recipe.D.parameters()]]))
+    assert torch.allclose(weights[0], weights[1], atol=1e-4)

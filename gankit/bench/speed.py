@@ -29,6 +29,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from ..config import Config, load_config
+from ..nets.linear import use_onednn
 from ..objectives import LOSSES, gradient_penalty, r1_penalty, r1_weight
 
 
@@ -167,6 +168,13 @@ def schedule_cycle(cfg: Config) -> int:
     return p.r1_every // math.gcd(p.r1_every, cfg.optim.d_steps)
 
 
+def _plain_copy(net: nn.Module) -> nn.Module:
+    """The reference's copy of a net: plain PyTorch, so default layout and the BLAS's linear layers."""
+    net = copy.deepcopy(net).to(memory_format=torch.contiguous_format)
+    use_onednn(net, False)
+    return net
+
+
 def bench_preset(name: str, device: torch.device, iters: int, repeats: int, overrides: list[str] = ()) -> SpeedRow:
     from ..train.loop import Trainer
 
@@ -174,8 +182,7 @@ def bench_preset(name: str, device: torch.device, iters: int, repeats: int, over
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp), progress=False)
         G, D = trainer.recipe.G, trainer.recipe.D
-        plain = torch.contiguous_format  # the reference is plain PyTorch: default layout, copies of the nets
-        reference = ReferenceLoop(cfg, copy.deepcopy(G).to(memory_format=plain), copy.deepcopy(D).to(memory_format=plain),
+        reference = ReferenceLoop(cfg, _plain_copy(G), _plain_copy(D),
                                   trainer.x.contiguous(), trainer.labels, trainer.recipe.num_classes if trainer.recipe.conditional else 0)
         # The work gankit's own step does (it skips D's weight gradients in G's step, so it does
         # less than the reference); a compiled step hides its ops, so then the reference is counted.

@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 
 from .dcgan import stages
+from .linear import Linear
 
 
 class Encoder(nn.Module):
@@ -18,8 +19,8 @@ class Encoder(nn.Module):
             layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
             ch *= 2
         self.features = nn.Sequential(*layers, nn.Flatten())
-        self.mean = nn.Linear(ch * base * base, z_dim)
-        self.logvar = nn.Linear(ch * base * base, z_dim)
+        self.mean = Linear(ch * base * base, z_dim)
+        self.logvar = Linear(ch * base * base, z_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.features(x)

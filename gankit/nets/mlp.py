@@ -7,6 +7,8 @@ import math
 import torch
 import torch.nn as nn
 
+from .linear import Linear
+
 
 class Maxout(nn.Module):
     """max over `pieces` affine maps (Goodfellow et al. 2013): Linear(in, pieces * units), then max.
@@ -18,7 +20,7 @@ class Maxout(nn.Module):
     def __init__(self, in_features: int, units: int, pieces: int):
         super().__init__()
         self.units, self.pieces = units, pieces
-        self.linear = nn.Linear(in_features, units * pieces)
+        self.linear = Linear(in_features, units * pieces)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(x).view(x.shape[0], self.pieces, self.units).amax(1)
@@ -33,12 +35,12 @@ class MLPGenerator(nn.Module):
         self.z_dim, self.out_shape = z_dim, tuple(out_shape)
         blocks, n_in = [], z_dim
         for _ in range(layers):
-            blocks.append(nn.Linear(n_in, width, bias=not batch_norm))  # BN's shift replaces the bias
+            blocks.append(Linear(n_in, width, bias=not batch_norm))  # BN's shift replaces the bias
             if batch_norm:
                 blocks.append(nn.BatchNorm1d(width))
             blocks.append(nn.ReLU(inplace=True))
             n_in = width
-        blocks.append(nn.Linear(n_in, math.prod(out_shape)))
+        blocks.append(Linear(n_in, math.prod(out_shape)))
         if tanh:  # images live in [-1, 1]; toy points are unbounded
             blocks.append(nn.Tanh())
         self.net = nn.Sequential(*blocks)
@@ -60,7 +62,7 @@ class MLPDiscriminator(nn.Module):
                 blocks.append(nn.Dropout(dropout))
             n_in = width
         self.features = nn.Sequential(*blocks)
-        self.head = nn.Linear(n_in, 1)
+        self.head = Linear(n_in, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x)).squeeze(1)

@@ -13,6 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .linear import Linear
+
 Tensor = torch.Tensor
 
 
@@ -81,7 +83,7 @@ class Critic(nn.Module):
         n_feat += 1 if mbstd else 0
         self.mbdisc = MinibatchDiscrimination(n_feat, minibatch_disc) if minibatch_disc else None
         n_feat += minibatch_disc
-        self.head = nn.Linear(n_feat, 1)
+        self.head = Linear(n_feat, 1)
         self.embed = nn.Embedding(num_classes, n_feat) if self.projection else None
         if self.embed is not None:  # as small as the head's weights: N(0, 1) makes the term dominate
             nn.init.normal_(self.embed.weight, 0.0, 0.02)

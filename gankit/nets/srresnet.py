@@ -19,6 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .linear import Linear
+
 
 class ResidualBlock(nn.Module):
     def __init__(self, ch: int):
@@ -99,8 +101,8 @@ class SRDiscriminator(nn.Module):
                                         nn.LeakyReLU(0.2, True)))
             ch = out
         self.blocks = nn.ModuleList(blocks)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(ch, ch * 2),
-                                  nn.LeakyReLU(0.2, True), nn.Linear(ch * 2, 1))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), Linear(ch, ch * 2),
+                                  nn.LeakyReLU(0.2, True), Linear(ch * 2, 1))
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = []

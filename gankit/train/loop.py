@@ -24,6 +24,7 @@ from ..config import Config, dump_yaml, from_dict
 from ..data import load_dataset
 from ..errors import Diverged, UserError
 from ..metrics.during import evaluate_step
+from ..nets.linear import use_onednn
 from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
 from ..report.live import LiveReport
@@ -72,6 +73,7 @@ class Trainer:
         self.recipe = build_recipe(cfg, self.data)
         for module in self.recipe.modules().values():
             module.to(self.device, memory_format=layout)
+            use_onednn(module, cfg.train.onednn_linear and self.device.type == "cpu")
             if cfg.train.compile:
                 module.compile()  # in place: state_dict keys stay those of the plain module
         if self.dist.enabled:  # DDP around G and D; state is saved unwrapped, so N ranks resume on M
