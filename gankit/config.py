@@ -69,7 +69,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     grid_size: int = 64  # samples in each progress grid (fixed latent batch)
     channels_last: bool = True  # NHWC convolutions: +25% on this CPU's oneDNN kernels (gankit bench speed)
-    onednn_linear: bool = True  # CPU: linear layers on oneDNN's matmul, 2x MKL's sgemm on this AVX-512 CPU (nets/linear.py)
+    onednn_linear: bool = True  # CPU, not compiled: large linear layers on oneDNN's matmul, 1.35-1.6x MKL's sgemm here (nets/linear.py)
     compile: bool = False  # torch.compile the nets: measured no gain on CPU for the bundled presets
     reuse_fake: bool = True  # G's step reuses the last D step's fakes (one G forward per iteration; noise-to-sample GANs)
     precision: str = "auto"  # auto | fp32 | bf16 autocast; auto = bf16 on a CUDA GPU that supports it, else fp32

@@ -175,3 +175,9 @@ def test_linear_layers_on_onednn_train_the_same_weights_as_on_the_blas(tmp_path)
             t.train_step()
         weights.append(torch.cat([p.detach().flatten() for p in [*t.recipe.G.parameters(), *t.recipe.D.parameters()]]))
     assert torch.allclose(weights[0], weights[1], atol=1e-4)
+
+
+def test_a_compiled_run_leaves_its_linear_layers_to_torch_compile(tmp_path):
+    cfg = load_config("vanilla-mnist", ["model.g_width=256", "data.limit=64", "train.device=cpu", "train.compile=true"])
+    t = Trainer(cfg, tmp_path, progress=False)  # compilation itself waits for the first step
+    assert not any(getattr(m, "onednn", False) for net in (t.recipe.G, t.recipe.D) for m in net.modules())

@@ -4,9 +4,9 @@ On CPU, PyTorch's `F.linear` and `@` call MKL's sgemm. On the AMD EPYC (Zen 5) w
 its AVX2 path, while oneDNN runs AVX-512: at 128 x 784 x 1280 the forward product took 0.61 ms
 through oneDNN's matmul against 1.42 ms through MKL, and both gradients ran 2x faster as well.
 `onednn_linear` runs the forward and both gradients on oneDNN's matmul (`mkldnn._linear_pointwise`,
-the op PyTorch's own CPU compiler emits for linear layers). The trainer switches it on for the
-nets it trains on CPU (`train.onednn_linear`). The weights and the checkpoints stay those of
-nn.Linear.
+the op torch.compile's CPU backend uses for linear layers). The trainer switches it on for the
+nets it trains on CPU without torch.compile (`train.onednn_linear`). The weights and the checkpoints
+stay those of nn.Linear.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ class Trainer:
         self.recipe = build_recipe(cfg, self.data)
         for module in self.recipe.modules().values():
             module.to(self.device, memory_format=layout)
-            use_onednn(module, cfg.train.onednn_linear and self.device.type == "cpu")
+            # torch.compile picks its own kernels for linear layers (and cannot lower ours)
+            use_onednn(module, cfg.train.onednn_linear and self.device.type == "cpu" and not cfg.train.compile)
             if cfg.train.compile:
                 module.compile()  # in place: state_dict keys stay those of the plain module
         if self.dist.enabled:  # DDP around G and D; state is saved unwrapped, so N ranks resume on M
