@@ -159,7 +159,8 @@ def test_onednn_linear_matches_f_linear_through_a_double_backward(rows, n_in, n_
     for linear in (nn.functional.linear, onednn_linear):
         y = linear(x, w, b)
         gx, = torch.autograd.grad(y.square().sum(), x, create_graph=True)
-        results.append([y, gx, *torch.autograd.grad(y.sum() + gx.square().sum(), params)])
+        plain = torch.autograd.grad(y.sum(), params, retain_graph=True)  # its output gradient: an expanded 1 (stride 0)
+        results.append([y, gx, *plain, *torch.autograd.grad(y.sum() + gx.square().sum(), params)])
     for ref, got in zip(*results):
         assert torch.allclose(got, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
 
