@@ -70,6 +70,7 @@ class TrainConfig:
     grid_size: int = 64  # samples in each progress grid (fixed latent batch)
     channels_last: bool = True  # NHWC convolutions: +25% on this CPU's oneDNN kernels (gankit bench speed)
     onednn_linear: bool = True  # CPU, not compiled: large linear layers on oneDNN's matmul, 1.35-1.6x MKL's sgemm here (nets/linear.py)
+    thin_conv_products: bool = True  # CPU, not compiled: convolutions onto 1-3 channel maps as a matmul and a col2im sum, ~3x faster here (nets/thin_conv.py)
     compile: bool = False  # torch.compile the nets: measured no gain on CPU for the bundled presets
     reuse_fake: bool = True  # G's step reuses the last D step's fakes (one G forward per iteration; noise-to-sample GANs)
     precision: str = "auto"  # auto | fp32 | bf16 autocast; auto = bf16 on a CUDA GPU that supports it, else fp32

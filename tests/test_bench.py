@@ -96,6 +96,17 @@ def test_speed_bench_counts_onednn_products_and_runs_the_reference_on_plain_copi
     assert not any(getattr(m, "onednn", False) for m in ref.modules())
     assert sum(getattr(m, "onednn", False) for m in D.modules()) == 2  # the original keeps its switch
 
+    from gankit.nets.thin_conv import ConvTranspose2d, use_product_path
+    G, _ = build_nets(load_config("dcgan-mnist"), (1, 28, 28))
+    assert use_product_path(G) == 1
+    assert not any(getattr(m, "product_path", False) for m in _plain_copy(G).modules())
+    convt, h = ConvTranspose2d(64, 1, 4, 2, 1), torch.randn(8, 64, 14, 14, requires_grad=True)
+    flops = []
+    for on in (False, True):  # the product path counts the very flops of the convolution it replaces
+        convt.product_path = on
+        flops.append(count_gflop(lambda: convt(h).square().sum().backward(), torch.device("cpu")))
+    assert flops[0] == flops[1] > 0
+
 
 def test_peak_is_the_better_of_the_matmul_and_the_convolution_with_the_conv_flops_as_torch_counts_them():
     import torch

@@ -7,6 +7,7 @@ from gankit.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, ML
 from gankit.nets.dcgan import Projection
 from gankit.nets.linear import MIN_FEATURES, Linear, onednn_linear, use_onednn
 from gankit.nets.mlp import Maxout
+from gankit.nets.thin_conv import MAX_PATCH, Conv2d, ConvTranspose2d, use_product_path
 from gankit.nets.remedies import flatten_features
 
 
@@ -186,3 +187,64 @@ def test_use_onednn_switches_only_layers_large_enough_and_keeps_nn_linear_state(
     D.eval()
     on = D(x)
     assert use_onednn(D, False) == 0 and torch.allclose(D(x), on, atol=1e-5)
+
+
+# ---- convolutions onto thin maps as products ----------------------------------------------------
+THIN_GEOMETRIES = [  # (thin channels, wide channels, kernel, stride, padding, output_padding, thin size)
+    (1, 64, 4, 2, 1, 0, 28),  # DCGAN's image layers
+    (3, 16, 3, 1, 1, 0, 9),  # SRGAN D's first
+    (2, 5, 4, 2, 0, 1, 12),  # no padding; the transposed convolution's output_padding adds a row
+    (1, 6, 6, 3, 2, 0, 12),  # kernel twice the stride, not 2
+    (3, 7, 1, 1, 0, 0, 5),
+]
+
+
+@pytest.mark.parametrize("thin, wide, k, s, p, out_pad, size", THIN_GEOMETRIES)
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+def test_thin_convolutions_match_pytorch_through_a_double_backward(thin, wide, k, s, p, out_pad, size, layout):
+    """The product path of a convolution from a thin map and of a transposed convolution onto one:
+    values, the input gradient with create_graph (R1, WGAN-GP) and every gradient of a loss on both
+    must be PyTorch's own convolutions'."""
+    torch.manual_seed(0)
+    conv = Conv2d(thin, wide, k, s, p).to(memory_format=layout)
+    x = torch.randn(3, thin, size, size).contiguous(memory_format=layout).requires_grad_()
+    wide_size = (size + 2 * p - k) // s + 1
+    convt = ConvTranspose2d(wide, thin, k, s, p, output_padding=out_pad).to(memory_format=layout)
+    y = torch.randn(3, wide, wide_size, wide_size).contiguous(memory_format=layout).requires_grad_()
+    for module, inp in ((conv, x), (convt, y)):
+        assert use_product_path(module) == 1
+        params = [inp, module.weight, module.bias]
+        results = []
+        for on in (False, True):
+            module.product_path = on
+            out = module(inp)
+            g_in, = torch.autograd.grad(nn.functional.leaky_relu(out, 0.2).square().sum(), inp, create_graph=True)
+            results.append([out, g_in, *torch.autograd.grad(out.sum() + g_in.square().sum(), params)])
+        assert results[0][0].shape == results[1][0].shape
+        for ref, got in zip(*results):
+            assert torch.allclose(got, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
+
+
+def test_use_product_path_switches_the_image_side_layers_only_and_keeps_their_state():
+    """dcgan-mnist's nets: G's last layer (64 -> 1) and D's first (1 -> 64); not the wide layers, nor a
+    thin layer whose kernel is too large or not a multiple of its stride."""
+    G, D = build_nets(load_config("dcgan-mnist"), (1, 28, 28))
+    keys = set(G.state_dict()) | set(D.state_dict())
+    assert use_product_path(G) == 1 and use_product_path(D) == 1
+    switched = [m for net in (G, D) for m in net.modules() if getattr(m, "product_path", False)]
+    assert [(type(m), m.in_channels, m.out_channels) for m in switched] == [(ConvTranspose2d, 64, 1), (Conv2d, 1, 64)]
+    assert set(G.state_dict()) | set(D.state_dict()) == keys
+    assert use_product_path(Conv2d(3, 64, 9, 1, 4)) == 0 and 3 * 9 * 9 > MAX_PATCH  # SRResNet's head
+    assert use_product_path(Conv2d(1, 64, 3, 2, 1)) == 0  # 3x3 stride 2: patches are not whole 2x2 blocks
+    assert use_product_path(Conv2d(64, 128, 4, 2, 1)) == 0
+    x = torch.randn(4, 1, 28, 28)
+    D.eval()
+    on = D(x)
+    assert use_product_path(D, False) == 0 and torch.allclose(D(x), on, atol=1e-5)
+
+
+def test_the_product_path_leaves_autocast_to_pytorch():
+    convt = ConvTranspose2d(8, 1, 4, 2, 1)
+    use_product_path(convt)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert convt(torch.randn(2, 8, 7, 7)).dtype == torch.bfloat16

@@ -181,3 +181,29 @@ def test_a_compiled_run_leaves_its_linear_layers_to_torch_compile(tmp_path):
     cfg = load_config("vanilla-mnist", ["model.g_width=256", "data.limit=64", "train.device=cpu", "train.compile=true"])
     t = Trainer(cfg, tmp_path, progress=False)  # compilation itself waits for the first step
     assert not any(getattr(m, "onednn", False) for net in (t.recipe.G, t.recipe.D) for m in net.modules())
+
+
+# ---- convolutions onto thin maps as products --------------------------------------------------
+@pytest.mark.parametrize("preset, extra", [("dcgan-mnist", ["penalty.r1_every=1"]), ("hinge-mnist", []),
+                                           ("wgangp-mnist", [])])
+def test_thin_convolutions_as_products_train_the_same_weights(tmp_path, preset, extra):
+    """train.thin_conv_products changes how G's last and D's first layers are computed, not what:
+    three steps end at the same weights either way, through R1's and WGAN-GP's double backward and
+    through spectral norm's parametrised weights."""
+    weights = []
+    for on in (True, False):
+        cfg = load_config(preset, ["model.g_width=8", "model.d_width=8", "optim.batch_size=16", "data.limit=64",
+                                   "train.device=cpu", f"train.thin_conv_products={str(on).lower()}", *extra])
+        t = Trainer(cfg, tmp_path / str(on), progress=False)
+        assert sum(getattr(m, "product_path", False) for net in (t.recipe.G, t.recipe.D) for m in net.modules()) == (2 if on else 0)
+        for _ in range(3):
+            t.train_step()
+        weights.append(torch.cat([p.detach().flatten() for p in [*t.recipe.G.parameters(), *t.recipe.D.parameters()]]))
+    assert torch.allclose(weights[0], weights[1], atol=1e-4)
+
+
+def test_a_compiled_run_leaves_its_thin_convolutions_to_torch_compile(tmp_path):
+    cfg = load_config("dcgan-mnist", ["model.g_width=8", "model.d_width=8", "optim.batch_size=16", "data.limit=64", "train.device=cpu",
+                                      "train.compile=true"])
+    t = Trainer(cfg, tmp_path, progress=False)
+    assert not any(getattr(m, "product_path", False) for net in (t.recipe.G, t.recipe.D) for m in net.modules())

@@ -30,6 +30,7 @@ from torch.utils.flop_counter import flop_registry
 
 from ..config import Config, load_config
 from ..nets.linear import use_onednn
+from ..nets.thin_conv import use_product_path
 from ..objectives import LOSSES, gradient_penalty, r1_penalty, r1_weight
 
 
@@ -169,9 +170,11 @@ def schedule_cycle(cfg: Config) -> int:
 
 
 def _plain_copy(net: nn.Module) -> nn.Module:
-    """The reference's copy of a net: plain PyTorch, so default layout and the BLAS's linear layers."""
+    """The reference's copy of a net: plain PyTorch, so default layout, the BLAS's linear layers and
+    oneDNN's convolutions."""
     net = copy.deepcopy(net).to(memory_format=torch.contiguous_format)
     use_onednn(net, False)
+    use_product_path(net, False)
     return net
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .thin_conv import Conv2d, ConvTranspose2d
+
 
 def stages(resolution: int) -> tuple[int, int]:
     """(base size, number of x2 stages) with base * 2**n == resolution."""
@@ -58,7 +60,7 @@ class DCGANGenerator(nn.Module):
         for _ in range(n - 1):
             layers += block(nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), ch // 2)
             ch //= 2
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        layers += [ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]  # onto the image: thin_conv's product path
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -70,7 +72,8 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         base, n = stages(resolution)
         ch = width
-        layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]  # no BN at the input
+        # no BN at the input; a thin_conv layer, as its input gradient lands on the image
+        layers: list[nn.Module] = [Conv2d(channels, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for _ in range(n - 1):
             norm = nn.BatchNorm2d(ch * 2) if batch_norm else nn.Identity()  # WGAN-GP, SN: no batch norm
             layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not batch_norm), norm, nn.LeakyReLU(0.2, True)]

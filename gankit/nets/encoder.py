@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from .dcgan import stages
 from .linear import Linear
+from .thin_conv import Conv2d
 
 
 class Encoder(nn.Module):
@@ -14,7 +15,7 @@ class Encoder(nn.Module):
         super().__init__()
         base, n = stages(resolution)
         ch = width
-        layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [Conv2d(channels, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]  # thin image side
         for _ in range(n - 1):
             layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
             ch *= 2

@@ -21,8 +21,11 @@ Tensor = torch.Tensor
 _ONEDNN_AVAILABLE = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
 
-def _matmul(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-    """x @ w.T + b on oneDNN; x and w may be transposed views (oneDNN reads the strides)."""
+def matmul_t(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    """x @ w.T + b for 2-d float32 CPU tensors, on oneDNN where PyTorch has it; x and w may be
+    transposed views (oneDNN reads the strides)."""
+    if not _ONEDNN_AVAILABLE:
+        return F.linear(x, w, b)
     return torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
 
 
@@ -39,7 +42,7 @@ class _OneDNNLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-        return _matmul(x, w, b)
+        return matmul_t(x, w, b)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:

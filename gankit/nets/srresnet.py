@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .linear import Linear
+from .thin_conv import Conv2d
 
 
 class ResidualBlock(nn.Module):
@@ -92,7 +93,7 @@ class SRResNet(nn.Module):
 class SRDiscriminator(nn.Module):
     def __init__(self, channels: int = 3, width: int = 64, stages: int = 4):
         super().__init__()
-        blocks: list[nn.Module] = [nn.Sequential(nn.Conv2d(channels, width, 3, 1, 1), nn.LeakyReLU(0.2, True))]
+        blocks: list[nn.Module] = [nn.Sequential(Conv2d(channels, width, 3, 1, 1), nn.LeakyReLU(0.2, True))]  # thin image side
         ch = width
         for i in range(2 * stages - 1):  # stride 2, then 1, alternating; width doubles at each stride-1 conv
             stride = 2 if i % 2 == 0 else 1

@@ -25,6 +25,7 @@ from ..data import load_dataset
 from ..errors import Diverged, UserError
 from ..metrics.during import evaluate_step
 from ..nets.linear import use_onednn
+from ..nets.thin_conv import use_product_path
 from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
 from ..report.live import LiveReport
@@ -71,10 +72,12 @@ class Trainer:
         self.x = self.data.x.to(self.device).contiguous(memory_format=layout)
         self.labels = None if self.data.labels is None else self.data.labels.to(self.device)
         self.recipe = build_recipe(cfg, self.data)
+        # CPU kernel choices; torch.compile picks its own kernels (and cannot lower oneDNN's matmul op)
+        own_cpu_kernels = self.device.type == "cpu" and not cfg.train.compile
         for module in self.recipe.modules().values():
             module.to(self.device, memory_format=layout)
-            # torch.compile picks its own kernels for linear layers (and cannot lower ours)
-            use_onednn(module, cfg.train.onednn_linear and self.device.type == "cpu" and not cfg.train.compile)
+            use_onednn(module, cfg.train.onednn_linear and own_cpu_kernels)
+            use_product_path(module, cfg.train.thin_conv_products and own_cpu_kernels)
             if cfg.train.compile:
                 module.compile()  # in place: state_dict keys stay those of the plain module
         if self.dist.enabled:  # DDP around G and D; state is saved unwrapped, so N ranks resume on M
