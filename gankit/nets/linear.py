@@ -21,11 +21,15 @@ Tensor = torch.Tensor
 _ONEDNN_AVAILABLE = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
 
+def onednn_usable(*tensors: Tensor) -> bool:
+    """Whether oneDNN's matmul can take these tensors: float32 on CPU outside autocast, in a PyTorch built with it."""
+    return (_ONEDNN_AVAILABLE and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+            and not torch.is_autocast_enabled("cpu"))
+
+
 def matmul_t(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-    """x @ w.T + b for 2-d float32 CPU tensors, on oneDNN where PyTorch has it; x and w may be
-    transposed views (oneDNN reads the strides)."""
-    if not _ONEDNN_AVAILABLE:
-        return F.linear(x, w, b)
+    """x @ w.T + b on oneDNN for 2-d tensors that are `onednn_usable`; x and w may be transposed
+    views (oneDNN reads the strides)."""
     return torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
 
 
@@ -63,9 +67,7 @@ class _OneDNNLinear(torch.autograd.Function):
 def onednn_linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
     """F.linear(x, w, b) on oneDNN where it can run there (float32 on CPU outside autocast);
     F.linear itself elsewhere, so the switch never changes what is computed, only where."""
-    usable = (_ONEDNN_AVAILABLE and x.device.type == "cpu" and x.dtype == w.dtype == torch.float32
-              and not torch.is_autocast_enabled("cpu"))
-    if not usable:
+    if not onednn_usable(x, w):
         return F.linear(x, w, b)
     lead = x.shape[:-1]
     y = _OneDNNLinear.apply(x.reshape(-1, x.shape[-1]), w, b)

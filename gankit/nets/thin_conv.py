@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .linear import matmul_t
+from .linear import matmul_t, onednn_usable
 
 Tensor = torch.Tensor
 
@@ -118,18 +118,13 @@ class _ThinConv(torch.autograd.Function):
         return gx, gw, gb, None
 
 
-def _usable(*tensors: Tensor) -> bool:
-    """float32 on CPU outside autocast, where oneDNN's matmul runs the product."""
-    return all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors) and not torch.is_autocast_enabled("cpu")
-
-
 class Conv2d(nn.Conv2d):
     """nn.Conv2d (same parameters, same state_dict) whose input gradient is a product when `product_path` is set."""
 
     product_path = False  # set by use_product_path
 
     def forward(self, x: Tensor) -> Tensor:
-        if not (self.product_path and _usable(x, self.weight)):
+        if not (self.product_path and onednn_usable(x, self.weight)):
             return super().forward(x)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         h, w = x.shape[2:]
@@ -143,7 +138,7 @@ class ConvTranspose2d(nn.ConvTranspose2d):
     product_path = False  # set by use_product_path
 
     def forward(self, y: Tensor, output_size: list[int] | None = None) -> Tensor:
-        if not (self.product_path and output_size is None and _usable(y, self.weight)):
+        if not (self.product_path and output_size is None and onednn_usable(y, self.weight)):
             return super().forward(y, output_size)
         (kh, kw), (sh, sw), (ph, pw), (oh, ow) = self.kernel_size, self.stride, self.padding, self.output_padding
         ho, wo = y.shape[2:]
