@@ -290,6 +290,12 @@ def validate(cfg: Config) -> Config:
         raise UserError(f"config key 'data.resolution': SRGAN's HR patch size {cfg.data.resolution} must be a multiple of srgan.scale={cfg.srgan.scale}")
     if cfg.recipe == "srgan" and cfg.srgan.content == "vgg" and not cfg.srgan.vgg_weights:
         raise UserError("config key 'srgan.vgg_weights': content=vgg needs a VGG19 weights file (none can be downloaded here)")
+    if cfg.train.compile:  # aot_autograd raises on a double backward only at the first penalised step
+        second_order = [k for k in ("penalty.gp_weight", "penalty.r1_gamma", "remedies.unrolled_steps") if _get(cfg, k)]
+        if second_order:
+            raise UserError(f"config key 'train.compile': torch.compile cannot differentiate twice, which "
+                            f"{', '.join(f'{k}={_get(cfg, k)}' for k in second_order)} needs; set train.compile=false "
+                            f"or turn {'them' if len(second_order) > 1 else 'it'} off")
     if cfg.evaluation.every:
         from .metrics.during import check_config
         check_config(cfg.evaluation)

@@ -33,11 +33,18 @@ def test_round_trip_through_a_dict():
     ("optim.betas_d=[0.5, 1.0]", "each beta must lie in [0, 1)"),
     ("data.resolution=27", "DCGAN needs an even resolution"),
     ("nonsense", "is not KEY=VALUE"),
+    ("train.compile=true", "config key 'train.compile': torch.compile cannot differentiate twice, which penalty.r1_gamma=0.3 needs"),
 ])
 def test_bad_values_name_the_key(override, message):
     with pytest.raises(UserError) as exc:
         load_config("dcgan-mnist", [override])
     assert message in str(exc.value)
+
+
+def test_compile_is_refused_for_every_second_order_term_and_allowed_without_them():
+    with pytest.raises(UserError, match="which penalty.gp_weight=10.0, remedies.unrolled_steps=2 needs"):
+        load_config("wgangp-mnist", ["train.compile=true", "remedies.unrolled_steps=2"])
+    assert load_config("dcgan-mnist", ["train.compile=true", "penalty.r1_gamma=0"]).train.compile
 
 
 def test_malformed_and_unknown_yaml(tmp_path):
