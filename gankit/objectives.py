@@ -69,12 +69,17 @@ LOSSES: dict[str, Loss] = {
 }
 
 
-def _grad_norms(critic: Callable[[Tensor], Tensor], x: Tensor, pack: int) -> Tensor:
-    """||grad_x critic(x)|| per sample, over all of a sample's dimensions (per packed group of
-    `pack` samples when D judges several at once)."""
-    x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+def _input_grad_norms(scores: Tensor, x: Tensor, pack: int) -> Tensor:
+    """||grad_x scores|| per sample, over all of a sample's dimensions (per packed group of `pack`
+    samples when D judges several at once), for scores from a pass that took x with requires_grad.
+    The gradient keeps its graph, so a penalty on it trains D."""
+    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
     return grad.reshape(x.shape[0] // pack, -1).norm(2, dim=1)
+
+
+def _grad_norms(critic: Callable[[Tensor], Tensor], x: Tensor, pack: int) -> Tensor:
+    x = x.detach().requires_grad_(True)
+    return _input_grad_norms(critic(x), x, pack)
 
 
 def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, eps: Tensor,
@@ -89,6 +94,12 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
 def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, pack: int = 1) -> Tensor:
     """R1 (Mescheder et al. 2018): E[||grad D(x)||^2] on real data; the caller weighs it by gamma/2."""
     return (_grad_norms(critic, real, pack) ** 2).mean()
+
+
+def r1_penalty_of(real_scores: Tensor, real: Tensor, pack: int = 1) -> Tensor:
+    """R1 from the scores of D's own pass over `real` (taken with requires_grad), so that D's loss and
+    R1 share one forward and one backward over the real batch (as StyleGAN2-ADA does when it fuses them)."""
+    return (_input_grad_norms(real_scores, real, pack) ** 2).mean()
 
 
 def r1_weight(gamma: float, every: int, d_updates: int) -> float:

@@ -150,6 +150,40 @@ def test_lazy_r1_runs_on_every_nth_d_update_at_n_times_the_weight(tmp_path):
     assert r.d_updates == 1  # the loop counts its D updates
 
 
+@pytest.mark.parametrize("preset, extra", [
+    ("dcgan-mnist", []),  # batch-norm D: real and fake in separate passes
+    ("wgangp-mnist", ["penalty.gp_weight=0", "remedies.pack=2"]),  # one pass over both; packed pairs
+    ("cgan-mnist", []),  # labels into D
+])
+def test_r1_on_the_losss_own_real_pass_gives_the_textbook_gradients(tmp_path, preset, extra):
+    """D's loss and R1 share one pass over the real batch; D's gradients equal those of the textbook
+    form, which runs a second pass over the real batch for R1 (objectives.r1_penalty)."""
+    from gankit.objectives import r1_penalty
+
+    cfg = load_config(preset, MNIST + ["penalty.r1_gamma=2", "penalty.r1_every=1"] + extra)
+    t = Trainer(cfg, tmp_path, progress=False)
+    r, batch = t.recipe, t.next_batch()
+    fake = r.generate(batch.z, batch.fake_labels).detach()
+    conditional = batch.labels is not None
+
+    def grads(loss):
+        r.D.zero_grad(set_to_none=True)
+        loss.backward()
+        return [p.grad.clone() for p in r.D.parameters()]
+
+    shared, stats = r.d_loss(batch, fake)
+    got = grads(shared)
+    critic = (lambda x: r.D(x, batch.labels)) if conditional else r.D
+    d_fake = r.D(fake, batch.fake_labels) if conditional else r.D(fake)
+    r1 = r1_penalty(critic, batch.real, cfg.remedies.pack)
+    textbook = r.loss.d(critic(batch.real), d_fake) + 1.0 * r1  # gamma/2 = 1
+    want = grads(textbook)
+    assert stats["r1"].item() == pytest.approx(r1.item(), rel=1e-5)
+    assert shared.item() == pytest.approx(textbook.item(), rel=1e-5)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_a_resumed_run_with_lazy_r1_matches_an_uninterrupted_one(tmp_path):
     from gankit.train.loop import resume, train
 

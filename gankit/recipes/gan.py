@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import copy
 
@@ -15,7 +15,7 @@ from ..config import Config
 from ..data import Dataset
 from ..nets import build_nets
 from ..errors import UserError
-from ..objectives import LOSSES, gradient_penalty, r1_penalty, r1_weight
+from ..objectives import LOSSES, gradient_penalty, r1_penalty_of, r1_weight
 
 Tensor = torch.Tensor
 
@@ -121,19 +121,21 @@ class GANRecipe:
             with torch.no_grad():
                 fake = self.generate(batch.z, batch.fake_labels)
         fake = fake.detach()
+        p = self.cfg.penalty
+        r1_w = r1_weight(p.r1_gamma, p.r1_every, self.d_updates)  # lazy R1: 0 between its updates
+        if r1_w:  # R1 differentiates the loss's own pass over the real batch
+            batch = replace(batch, real=batch.real.detach().requires_grad_(True))
         real_logits, fake_logits = self._d_real_fake(batch, fake)
         loss = self.loss.d(real_logits, fake_logits)
         stats = {"loss_d": loss.detach(), **self._d_stats(real_logits, fake_logits)}
-        p = self.cfg.penalty
         if p.gp_weight > 0:
             # Interpolates pair real i with fake i, so both carry the real batch's labels.
             eps = torch.rand(batch.real.shape[0], device=batch.real.device)
             gp = gradient_penalty(lambda x: self._d(x, batch.labels), batch.real, fake, eps, self.cfg.remedies.pack)
             loss = loss + p.gp_weight * gp
             stats["gp"] = gp.detach()
-        r1_w = r1_weight(p.r1_gamma, p.r1_every, self.d_updates)  # lazy R1: 0 between its updates
         if r1_w:
-            r1 = r1_penalty(lambda x: self._d(x, batch.labels), batch.real, self.cfg.remedies.pack)
+            r1 = r1_penalty_of(real_logits, batch.real, self.cfg.remedies.pack)
             loss = loss + r1_w * r1
             stats["r1"] = r1.detach() * p.r1_every  # the log's per-step mean is then the mean measured R1
         return loss, stats
