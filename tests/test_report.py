@@ -87,6 +87,22 @@ def test_gauss1d_run_writes_snapshots_figures_and_report(tmp_path):
     assert "source: gauss1d" in page  # the resolved config
 
 
+def test_a_packed_d_is_drawn_on_packs_of_copies_of_each_x(tmp_path):
+    """PacGAN's D scores m samples at once; the 1-D figure's D(x) is its score of m copies of x."""
+    from gankit.report.toyfig import N_GRID, take_snapshot, x_range
+    from gankit.train.loop import Trainer
+
+    cfg = load_config("gauss1d", ["remedies.pack=2", "train.device=cpu", "optim.batch_size=16", "data.limit=64"])
+    recipe = Trainer(cfg, tmp_path, progress=False).recipe
+    snap = take_snapshot(recipe, "gauss1d", torch.device("cpu"))
+    assert snap["d_x"].shape == (N_GRID,)
+    x = torch.linspace(*x_range("gauss1d"), N_GRID)[7]
+    with torch.no_grad():
+        recipe.D.eval()
+        want = torch.sigmoid(recipe.D(x.repeat(2, 1))).item()
+    assert snap["d_x"][7] == pytest.approx(want, rel=1e-5)
+
+
 # ---- headless Chromium -------------------------------------------------------------------------
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install -y chromium)")
