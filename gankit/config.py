@@ -255,6 +255,27 @@ def _get(cfg: Config, key: str) -> Any:
     return value
 
 
+# Keys only one architecture reads.
+_ARCH_KEYS = {"mlp": ("model.g_layers", "model.d_layers", "model.maxout_pieces", "model.dropout", "model.g_batch_norm"),
+              "dcgan": ("model.g_refine",)}
+
+
+def refuse_unused(cfg: Config) -> None:
+    """A UserError naming a key set away from its default that the chosen architecture or recipe never
+    reads: the value would silently change nothing. Checked when a run starts, not when a finished run
+    is loaded, so that runs trained before the check still load."""
+    from .recipes import RECIPES
+
+    default = Config()
+    owners = [(f"model.arch={cfg.model.arch}", keys) for arch, keys in _ARCH_KEYS.items() if arch != cfg.model.arch]
+    owners.append((f"recipe '{cfg.recipe}'", RECIPES[cfg.recipe].unused_keys))
+    for owner, keys in owners:
+        for key in keys:
+            if _get(cfg, key) != _get(default, key):
+                raise UserError(f"config key '{key}': {owner} does not use it (got {_get(cfg, key)!r}); leave it at "
+                                f"its default {_get(default, key)!r}")
+
+
 def validate(cfg: Config) -> Config:
     for key, allowed in CHOICES.items():
         if _get(cfg, key) not in allowed:

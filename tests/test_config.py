@@ -47,6 +47,42 @@ def test_compile_is_refused_for_every_second_order_term_and_allowed_without_them
     assert load_config("dcgan-mnist", ["train.compile=true", "penalty.r1_gamma=0"]).train.compile
 
 
+@pytest.mark.parametrize("preset, overrides, message", [
+    ("dcgan-mnist", ["model.dropout=0.3"], "config key 'model.dropout': model.arch=dcgan does not use it (got 0.3); leave it at its default 0.0"),
+    ("vanilla-mnist", ["model.g_refine=true"], "config key 'model.g_refine': model.arch=mlp does not use it"),
+    ("srgan", ["remedies.ema=0.9"], "config key 'remedies.ema': recipe 'srgan' does not use it (got 0.9)"),
+    ("srgan", ["penalty.r1_gamma=1"], "config key 'penalty.r1_gamma': recipe 'srgan' does not use it"),
+    ("vaegan-mnist", ["remedies.augment=translation"], "config key 'remedies.augment': recipe 'vaegan' does not use it"),
+    ("vaegan-mnist", ["remedies.pack=2"], "config key 'remedies.pack': recipe 'vaegan' does not use it"),
+    ("vaegan-mnist", ["data.source=ring", "data.limit=0"], "config key 'recipe': vaegan needs image data, and data 'ring' holds points"),
+    ("ring", ["model.arch=dcgan", "model.g_layers=2", "model.d_layers=2", "model.maxout_pieces=5"],
+     "config key 'model.arch': dcgan needs image data, and data 'ring' holds points"),
+])
+def test_options_a_family_never_reads_are_refused_by_name(tmp_path, preset, overrides, message):
+    """A value the recipe or architecture would silently ignore is a mistake worth naming; nothing is written."""
+    from gankit.train.loop import train
+
+    with pytest.raises(UserError) as exc:
+        train(load_config(preset, ["train.device=cpu"] + overrides), tmp_path / "run", progress=False)
+    assert message in str(exc.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_finished_run_with_an_unused_key_still_loads(tmp_path):
+    """The check guards new runs; a checkpoint whose config holds an unused value (as runs trained
+    before the check may) loads as before."""
+    import gankit
+    from gankit.train.loop import Trainer
+
+    cfg = load_config("dcgan-mnist", ["train.device=cpu", "model.g_width=8", "model.d_width=8", "optim.batch_size=8",
+                                      "data.limit=16", "train.steps=1"])
+    cfg.model.dropout = 0.3  # past the check, as an old run's stored config would be
+    t = Trainer(cfg, tmp_path, progress=False)
+    t.train_step()
+    t.save(periodic=False)
+    assert gankit.load(tmp_path).sample(2)["images"].shape == (2, 28, 28, 1)
+
+
 def test_malformed_and_unknown_yaml(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("optim: {lr_d: [1, 2\n")

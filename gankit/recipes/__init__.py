@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..config import Config
 from ..data import Dataset
+from ..errors import UserError
 from .gan import Batch, GANRecipe
 from .srgan import SRGANRecipe
 from .vaegan import VAEGANRecipe
@@ -13,7 +14,10 @@ RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe}
 
 
 def build_recipe(cfg: Config, data: Dataset):
-    return RECIPES[cfg.recipe](cfg, data)
+    recipe = RECIPES[cfg.recipe]
+    if recipe.needs_images and not data.is_images:
+        raise UserError(f"config key 'recipe': {cfg.recipe} needs image data, and data '{data.name}' holds points")
+    return recipe(cfg, data)
 
 
 __all__ = ["RECIPES", "build_recipe", "GANRecipe", "Batch"]

@@ -37,6 +37,8 @@ class GANRecipe:
     (packing, minibatch std / discrimination, unrolled D, an EMA of G)."""
 
     reuses_fake = True  # G's step can take the D step's fakes (train.reuse_fake)
+    needs_images = False
+    unused_keys: tuple[str, ...] = ()  # config keys this family never reads (refused when set)
     d_updates = 0  # D updates so far, counted by after_d_step (lazy R1 needs it; the loop restores it on resume)
 
     def __init__(self, cfg: Config, data: Dataset):
@@ -47,9 +49,12 @@ class GANRecipe:
         self.num_classes = data.num_classes
         if self.conditional and self.num_classes < 2:
             raise UserError(f"config key 'model.conditional': data '{data.name}' has no class labels")
+        if cfg.model.arch == "dcgan" and not data.is_images:
+            raise UserError(f"config key 'model.arch': dcgan needs image data, and data '{data.name}' holds points "
+                            f"(model.arch=mlp takes points)")
         self.G, self.D = build_nets(cfg, tuple(data.x.shape[1:]), self.num_classes)
         self.augment = parse_augment(cfg.remedies.augment)
-        if self.augment and data.x.dim() != 4:
+        if self.augment and not data.is_images:
             raise UserError(f"config key 'remedies.augment': DiffAugment needs image data, '{data.name}' holds points")
         # A D that scores each sample (or packed group) on its own can take real and fake in one
         # batch: one pass of twice the size instead of two (fewer, larger matrix products). Batch

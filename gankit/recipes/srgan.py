@@ -83,6 +83,11 @@ class VGGFeatures(nn.Module):
 
 class SRGANRecipe(GANRecipe):
     reuses_fake = False  # G's step draws its own batch (the `fake` argument is unused)
+    needs_images = True
+    # Its own nets (SRResNet, the paper's D) and its own D and G steps: none of GANRecipe's options.
+    unused_keys = ("model.arch", "model.z_dim", "model.conditional", "model.spectral_norm", "model.g_refine",
+                   "remedies.pack", "remedies.mbstd", "remedies.minibatch_disc", "remedies.unrolled_steps",
+                   "remedies.ema", "remedies.augment", "penalty.gp_weight", "penalty.r1_gamma")
 
     def __init__(self, cfg: Config, data: Dataset):
         self.cfg, self.sr = cfg, cfg.srgan

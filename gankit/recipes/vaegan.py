@@ -17,7 +17,6 @@ import torch.nn.functional as F
 
 from ..config import Config
 from ..data import Dataset
-from ..errors import UserError
 from ..nets.encoder import Encoder
 from ..nets.init import dcgan_init
 from ..nets.remedies import flatten_features
@@ -34,15 +33,13 @@ def kl_normal(mean: Tensor, logvar: Tensor) -> Tensor:
 
 class VAEGANRecipe(GANRecipe):
     reuses_fake = False  # G's step draws its own batch (the `fake` argument is unused)
+    needs_images = True
+    # G's step reads D's features directly, past the layers the remedies add; D's step is its own,
+    # without penalties or augmentation, and G's without unrolling.
+    unused_keys = ("model.conditional", "remedies.pack", "remedies.mbstd", "remedies.minibatch_disc",
+                   "remedies.unrolled_steps", "remedies.augment", "penalty.gp_weight", "penalty.r1_gamma")
 
     def __init__(self, cfg: Config, data: Dataset):
-        if data.x.dim() != 4:
-            raise ValueError("VAE-GAN needs image data")
-        r = cfg.remedies
-        if r.pack > 1 or r.mbstd or r.minibatch_disc or cfg.model.conditional:
-            # G's step reads D's features directly, past the layers these options add.
-            raise UserError("recipe 'vaegan' does not support remedies.pack, remedies.mbstd, "
-                            "remedies.minibatch_disc or model.conditional")
         super().__init__(cfg, data)
         self.v = cfg.vaegan
         c, r = data.x.shape[1], data.x.shape[2]

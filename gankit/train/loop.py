@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..config import Config, dump_yaml, from_dict
+from ..config import Config, dump_yaml, from_dict, refuse_unused
 from ..data import load_dataset
 from ..errors import Diverged, UserError
 from ..metrics.during import evaluate_step
@@ -394,6 +394,7 @@ def default_run_dir(cfg: Config) -> Path:
 
 def train(cfg: Config, out: str | Path | None = None, progress: bool | None = None) -> Run:
     """Train `cfg` into the run directory `out` (default runs/NAME-TIMESTAMP); returns the finished Run."""
+    refuse_unused(cfg)
     out = Path(out) if out else default_run_dir(cfg)
     _check_run_dir(out)
     return fit_guarded(Trainer(cfg, out, progress))  # the folder is created only once set-up has succeeded
