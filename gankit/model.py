@@ -40,9 +40,17 @@ class Model:
     def is_images(self) -> bool:
         return len(self.sample_shape) == 3
 
+    def require_latents(self) -> None:
+        """A UserError for a model whose G does not draw from noise: a loaded SRGAN has no training
+        pool to cut LR patches from, and would upscale blank images."""
+        if not getattr(self.recipe, "draws_from_noise", True):
+            raise UserError(f"this is a '{self.config.recipe}' run: its G upscales images and draws nothing from noise; "
+                            f"use 'gankit upscale RUN IN.png OUT.png' (and 'python -m gankit.sr.evaluate RUN OUT_DIR' for PSNR/SSIM)")
+
     @torch.no_grad()
     def generate(self, n: int, seed: int = 0, label: int | None = None, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
         """n raw samples (tensor on the CPU) and their labels (None when unconditional)."""
+        self.require_latents()
         if n < 1:
             raise UserError(f"-n must be at least 1, got {n}")
         if label is not None and not self.conditional:

@@ -91,6 +91,11 @@ def test_srgan_trains_and_upscale_cli(tmp_path):
     out = Image.open(tmp_path / "gray_out.png")
     assert out.mode == "L" and out.size == (36, 44)
     assert main(["upscale", str(run.dir), str(tmp_path / "missing.png"), str(tmp_path / "x.png")]) == 2
+    # A finished run has no pool of LR patches: sampling and latent walks refuse it instead of upscaling blanks.
+    for command in (["sample", str(run.dir), "-n", "4", "--out", str(tmp_path / "s.png")],
+                    ["interpolate", str(run.dir), "--out", str(tmp_path / "i.png")]):
+        assert main(command) == 2
+    assert not (tmp_path / "s.png").exists() and not (tmp_path / "i.png").exists()
 
 
 def test_vgg_weights_file_is_checked(tmp_path):

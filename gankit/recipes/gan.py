@@ -38,6 +38,7 @@ class GANRecipe:
 
     reuses_fake = True  # G's step can take the D step's fakes (train.reuse_fake)
     needs_images = False
+    draws_from_noise = True  # G maps latents to samples (sampling, latent interpolation)
     unused_keys: tuple[str, ...] = ()  # config keys this family never reads (refused when set)
     d_updates = 0  # D updates so far, counted by after_d_step (lazy R1 needs it; the loop restores it on resume)
 

@@ -8,7 +8,8 @@ a pixel loss (MSE or L1) plus feature matching in D's own features, and `content
 `vgg_weights` file gives the paper's loss.
 
 "z" for this family is the LR image: `sample_z` cuts random LR patches from the training pool, so
-progress grids and `gankit sample` show super-resolved patches; `gankit upscale` is the real use.
+progress grids show super-resolved patches; a finished run has no pool, so `gankit sample` refuses it and
+`gankit upscale` is the real use.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class VGGFeatures(nn.Module):
 class SRGANRecipe(GANRecipe):
     reuses_fake = False  # G's step draws its own batch (the `fake` argument is unused)
     needs_images = True
+    draws_from_noise = False  # G upscales images; its "latents" are LR patches of the training pool
     # Its own nets (SRResNet, the paper's D) and its own D and G steps: none of GANRecipe's options.
     unused_keys = ("model.arch", "model.z_dim", "model.conditional", "model.spectral_norm", "model.g_refine",
                    "remedies.pack", "remedies.mbstd", "remedies.minibatch_disc", "remedies.unrolled_steps",

@@ -33,6 +33,7 @@ def _decode(model, z: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
 def interpolation_grid(model, rows: int, steps: int, seed: int = 0) -> np.ndarray:
     """uint8 (rows, steps, H, W, C). Unconditional: each row slerps between two random latents.
     Conditional: one row per class, every row the same latents, so a column holds z fixed."""
+    model.require_latents()
     gen = torch.Generator(model.device).manual_seed(seed)
     t = torch.linspace(0, 1, steps)
     if model.conditional and model.num_classes > 0:
