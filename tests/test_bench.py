@@ -142,6 +142,8 @@ def test_bench_modes_flags_are_checked(capsys):
     assert "--seeds must be at least 1" in capsys.readouterr().err
     assert main(["bench", "speed", "--presets", "nope"]) == 2
     assert "unknown preset 'nope'" in capsys.readouterr().err
+    assert main(["bench", "speed", "--presets", "dcgan-mnist,srgan"]) == 2  # refused before anything is timed
+    assert "'srgan' is a 'srgan' preset; the reference loop times GANs that draw from noise" in capsys.readouterr().err
 
 
 def test_the_quality_race_reference_is_the_textbook_dcgan_whatever_the_preset_adds():

@@ -302,6 +302,10 @@ def run(args) -> int:
     for n in names:
         if n not in preset_names():
             raise UserError(f"--presets: unknown preset '{n}'")
+        recipe = load_config(n).recipe
+        if recipe != "gan":  # ReferenceLoop is the textbook noise-to-sample loop
+            raise UserError(f"--presets: '{n}' is a '{recipe}' preset; the reference loop times GANs that draw "
+                            f"from noise (recipe 'gan')")
     if args.iters < 1 or args.repeats < 1:
         raise UserError("--iters and --repeats must be at least 1")
     peaks = measured_peak_gflops(device)
