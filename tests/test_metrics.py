@@ -135,6 +135,27 @@ def test_memorisation_flags_copies(mnist_eval):
     assert mnist_eval["noise"]["memorised"] == 0.0
 
 
+def test_neighbour_distances_of_close_points_are_exact():
+    """Points on a unit ring 1e-4 apart: the matrix-product form of cdist rounded such distances to 0;
+    neighbours.distances matches float64 differences, and the memorisation check on fresh ring data
+    flags about its 1% quantile instead of every sample that rounded onto a training point."""
+    from gankit.metrics.memorisation import memorisation
+    from gankit.metrics.neighbours import pairwise_min_k
+
+    g = torch.Generator().manual_seed(0)
+    def ring(n):
+        x = torch.randn(n, 2, generator=g)
+        return x / x.norm(dim=1, keepdim=True) + 1e-4 * torch.randn(n, 2, generator=g)
+
+    train = ring(5000)
+    got = pairwise_min_k(train[:300], train, 1, exclude_self=True)
+    want = torch.cdist(train[:300].double(), train.double()).topk(2, largest=False).values[:, 1]
+    torch.testing.assert_close(got.double(), want, rtol=1e-3, atol=1e-7)
+    assert got.min() > 0
+    m = memorisation(train, ring(2000))
+    assert m["memorisation_threshold"] > 0 and m["memorised"] < 0.03
+
+
 def test_direction_names():
     assert direction("fd") == "min" and direction("recall") == "max"
 
