@@ -6,6 +6,7 @@ import torch.nn as nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..config import Config
+from ..errors import UserError
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .init import dcgan_init
 from .mlp import MLPDiscriminator, MLPGenerator
@@ -30,7 +31,8 @@ def build_nets(cfg: Config, sample_shape: tuple[int, ...], num_classes: int = 0)
         d = MLPDiscriminator(d_shape, m.d_width, m.d_layers, m.maxout_pieces, m.dropout)
     else:
         if not is_images:
-            raise ValueError("the DCGAN architecture needs image data")
+            raise UserError(f"config key 'model.arch': dcgan needs image data, and data '{cfg.data.source}' holds points "
+                            f"(model.arch=mlp takes points)")
         channels, resolution = sample_shape[0], sample_shape[1]
         g = DCGANGenerator(m.z_dim + embed_dim, resolution, channels, m.g_width, m.g_refine)
         d = DCGANDiscriminator(resolution, d_channels, m.d_width, batch_norm=batch_norm)

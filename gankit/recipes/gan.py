@@ -50,9 +50,6 @@ class GANRecipe:
         self.num_classes = data.num_classes
         if self.conditional and self.num_classes < 2:
             raise UserError(f"config key 'model.conditional': data '{data.name}' has no class labels")
-        if cfg.model.arch == "dcgan" and not data.is_images:
-            raise UserError(f"config key 'model.arch': dcgan needs image data, and data '{data.name}' holds points "
-                            f"(model.arch=mlp takes points)")
         self.G, self.D = build_nets(cfg, tuple(data.x.shape[1:]), self.num_classes)
         self.augment = parse_augment(cfg.remedies.augment)
         if self.augment and not data.is_images:
