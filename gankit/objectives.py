@@ -1,6 +1,6 @@
 """Adversarial losses as pure functions of discriminator logits.
 
-`d_loss(real_logits, fake_logits)` is what D descends, `g_loss(fake_logits)` what G descends.
+`Loss.d(real_logits, fake_logits)` is what D descends, `Loss.g(fake_logits)` what G descends.
 Everything is written on logits with softplus, never log(sigmoid(.)), so that a confident D
 gives finite losses and useful gradients: log D(x) = -softplus(-l), log(1 - D(x)) = -softplus(l).
 """
@@ -15,9 +15,14 @@ import torch.nn.functional as F
 Tensor = torch.Tensor
 
 
-def d_loss_bce(real: Tensor, fake: Tensor) -> Tensor:
-    """-E[log D(x)] - E[log(1 - D(G(z)))]: D ascends V(D, G) (Goodfellow et al. 2014)."""
-    return F.softplus(-real).mean() + F.softplus(fake).mean()
+def d_real_bce(real: Tensor) -> Tensor:
+    """-E[log D(x)]: D's half of the value function on the data (Goodfellow et al. 2014)."""
+    return F.softplus(-real).mean()
+
+
+def d_fake_bce(fake: Tensor) -> Tensor:
+    """-E[log(1 - D(G(z)))]: D's half on the fakes. D ascends V(D, G) by descending both halves."""
+    return F.softplus(fake).mean()
 
 
 def g_loss_minimax(fake: Tensor) -> Tensor:
@@ -30,23 +35,35 @@ def g_loss_nonsat(fake: Tensor) -> Tensor:
     return F.softplus(-fake).mean()
 
 
-def d_loss_wasserstein(real: Tensor, fake: Tensor) -> Tensor:
+def d_real_wasserstein(real: Tensor) -> Tensor:
     """The critic maximises E[f(x)] - E[f(G(z))] (Arjovsky et al. 2017)."""
-    return fake.mean() - real.mean()
+    return -real.mean()
+
+
+def d_fake_wasserstein(fake: Tensor) -> Tensor:
+    return fake.mean()
 
 
 def g_loss_wasserstein(fake: Tensor) -> Tensor:
     return -fake.mean()
 
 
-def d_loss_hinge(real: Tensor, fake: Tensor) -> Tensor:
+def d_real_hinge(real: Tensor) -> Tensor:
     """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))] (Lim & Ye 2017; Miyato et al. 2018)."""
-    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+    return F.relu(1.0 - real).mean()
 
 
-def d_loss_lsgan(real: Tensor, fake: Tensor) -> Tensor:
+def d_fake_hinge(fake: Tensor) -> Tensor:
+    return F.relu(1.0 + fake).mean()
+
+
+def d_real_lsgan(real: Tensor) -> Tensor:
     """1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2] (Mao et al. 2017, a=0, b=1)."""
-    return 0.5 * ((real - 1.0) ** 2).mean() + 0.5 * (fake**2).mean()
+    return 0.5 * ((real - 1.0) ** 2).mean()
+
+
+def d_fake_lsgan(fake: Tensor) -> Tensor:
+    return 0.5 * (fake**2).mean()
 
 
 def g_loss_lsgan(fake: Tensor) -> Tensor:
@@ -55,17 +72,24 @@ def g_loss_lsgan(fake: Tensor) -> Tensor:
 
 
 class Loss(NamedTuple):
-    d: Callable[[Tensor, Tensor], Tensor]
+    """D's loss is a sum of a term on the real logits and a term on the fake logits, so that each
+    of D's passes can be backpropagated on its own (the training loop does, to free its activations)."""
+
+    d_real: Callable[[Tensor], Tensor]
+    d_fake: Callable[[Tensor], Tensor]
     g: Callable[[Tensor], Tensor]
     probabilities: bool  # True when sigmoid(logit) is D's probability that the input is real
 
+    def d(self, real: Tensor, fake: Tensor) -> Tensor:
+        return self.d_real(real) + self.d_fake(fake)
+
 
 LOSSES: dict[str, Loss] = {
-    "nonsat": Loss(d_loss_bce, g_loss_nonsat, True),
-    "minimax": Loss(d_loss_bce, g_loss_minimax, True),
-    "wasserstein": Loss(d_loss_wasserstein, g_loss_wasserstein, False),
-    "hinge": Loss(d_loss_hinge, g_loss_wasserstein, False),  # G's hinge loss is -E[D(G(z))]
-    "lsgan": Loss(d_loss_lsgan, g_loss_lsgan, False),
+    "nonsat": Loss(d_real_bce, d_fake_bce, g_loss_nonsat, True),
+    "minimax": Loss(d_real_bce, d_fake_bce, g_loss_minimax, True),
+    "wasserstein": Loss(d_real_wasserstein, d_fake_wasserstein, g_loss_wasserstein, False),
+    "hinge": Loss(d_real_hinge, d_fake_hinge, g_loss_wasserstein, False),  # G's hinge loss is -E[D(G(z))]
+    "lsgan": Loss(d_real_lsgan, d_fake_lsgan, g_loss_lsgan, False),
 }
 
 

@@ -65,3 +65,33 @@ def test_batch_that_does_not_split_over_the_ranks_is_a_user_error(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "3")
     with pytest.raises(gankit.UserError, match="'optim.batch_size': 32 does not split over 3 processes"):
         distributed.setup(torch.device("cpu"), 32)
+
+
+RANK_WEIGHTS = """
+import sys, torch, torch.distributed as dist, gankit
+from gankit.config import load_config
+from gankit.train.distributed import unwrap
+cfg = load_config("dcgan-mnist", sys.argv[2:])
+D = unwrap(gankit.train(cfg, sys.argv[1], progress=False).recipe.D)
+print("rank", dist.get_rank(), "D", repr(torch.cat([p.detach().flatten() for p in D.parameters()]).double().sum().item()))
+"""
+
+
+def test_two_gloo_ranks_reduce_a_batch_norm_critics_pass_by_pass_gradients(tmp_path):
+    """A batch-norm D is backpropagated pass by pass (real with R1, then fake); its gradients are
+    reduced across the ranks once per step, after the last pass, so both ranks keep the same weights."""
+    import os
+    import subprocess
+
+    script = tmp_path / "rank_weights.py"
+    script.write_text(RANK_WEIGHTS)
+    cfg = ["model.g_width=8", "model.d_width=8", "optim.batch_size=16", "train.device=cpu", "data.limit=64",
+           "train.steps=6", "train.log_every=3", "train.sample_every=6", "train.checkpoint_every=6",
+           "penalty.r1_every=2"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(script), str(tmp_path / "run"), *cfg]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sums = dict(line.split()[1::2] for line in proc.stdout.splitlines() if line.startswith("rank "))
+    assert sums.keys() == {"0", "1"} and sums["0"] == sums["1"], proc.stdout

@@ -99,20 +99,29 @@ def test_resume_after_a_corrupt_last_continues_from_prev_and_trims_metrics(tmp_p
     assert drop((run / "metrics.jsonl").read_text()) == drop(before)  # steps 31..35 replayed exactly
 
 
-def _nan_at(step: int, monkeypatch):
-    """Make D's loss NaN from generator step `step` on (1-based, as the loop counts)."""
-    original = GANRecipe.d_loss
+def _nan_d_loss(when, monkeypatch):
+    """Make D's loss NaN at the generator steps (1-based, as the loop counts) where `when(step)` holds."""
+    original = GANRecipe.d_terms
     calls = {"n": 0}
 
-    def d_loss(self, batch, fake=None):
+    def d_terms(self, batch, fake=None):
         calls["n"] += 1
-        loss, stats = original(self, batch, fake)
-        if calls["n"] >= step:
-            loss = loss * float("nan")
-            stats["loss_d"] = loss.detach()
-        return loss, stats
+        terms = original(self, batch, fake)
+        if not when(calls["n"]):
+            return terms
 
-    monkeypatch.setattr(GANRecipe, "d_loss", d_loss)
+        def nan_term(term=terms[-1]):
+            loss, stats = term()
+            return loss * float("nan"), {**stats, "loss_d": stats["loss_d"] * float("nan")}
+
+        return [*terms[:-1], nan_term]
+
+    monkeypatch.setattr(GANRecipe, "d_terms", d_terms)
+
+
+def _nan_at(step: int, monkeypatch):
+    """Make D's loss NaN from generator step `step` on."""
+    _nan_d_loss(lambda n: n >= step, monkeypatch)
 
 
 def test_divergence_stops_at_the_step_it_appears_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -138,15 +147,7 @@ def test_divergence_exit_code_and_message_from_the_cli(tmp_path, monkeypatch, ca
 
 
 def test_rollback_to_the_last_good_checkpoint_with_a_lower_learning_rate(tmp_path, monkeypatch, capsys):
-    calls = {"n": 0}
-    original = GANRecipe.d_loss
-
-    def d_loss(self, batch, fake=None):  # one transient NaN, at generator step 25
-        calls["n"] += 1
-        loss, stats = original(self, batch, fake)
-        return (loss * float("nan"), {**stats, "loss_d": loss.detach() * float("nan")}) if calls["n"] == 25 else (loss, stats)
-
-    monkeypatch.setattr(GANRecipe, "d_loss", d_loss)
+    _nan_d_loss(lambda n: n == 25, monkeypatch)  # one transient NaN, at generator step 25
     run = gankit.train(tiny_cfg("guard.rollbacks=1", "guard.lr_factor=0.25"), tmp_path / "run", progress=False)
     err = capsys.readouterr().err
     assert run.step == 40 and "non-finite loss at step 25" in err and "rolled back to" in err and "(step 20)" in err

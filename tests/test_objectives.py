@@ -2,8 +2,9 @@ import math
 
 import torch
 
-from gankit.objectives import (LOSSES, d_loss_bce, d_loss_hinge, d_loss_lsgan, d_loss_wasserstein, g_loss_lsgan,
-                               g_loss_minimax, g_loss_nonsat, g_loss_wasserstein)
+from gankit.objectives import LOSSES, g_loss_lsgan, g_loss_minimax, g_loss_nonsat, g_loss_wasserstein
+
+d_loss_bce, d_loss_wasserstein, d_loss_hinge, d_loss_lsgan = (LOSSES[k].d for k in ("nonsat", "wasserstein", "hinge", "lsgan"))
 
 REAL = torch.tensor([2.0, -1.0, 0.5])
 FAKE = torch.tensor([-3.0, 0.0, 1.0])

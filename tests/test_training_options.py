@@ -184,6 +184,37 @@ def test_r1_on_the_losss_own_real_pass_gives_the_textbook_gradients(tmp_path, pr
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("preset, extra, n_terms", [
+    ("dcgan-mnist", ["penalty.r1_every=1"], 2),  # batch-norm D: the real pass (with R1), then the fake pass
+    ("dcgan-mnist", ["penalty.r1_gamma=0", "penalty.gp_weight=1", "remedies.mbstd=true"], 2),  # minibatch std: two passes; the penalty joins the fake one
+    ("wgangp-mnist", [], 1),  # one pass over real and fake, with the penalty's pass
+])
+def test_d_step_backpropagates_pass_by_pass_to_the_gradients_of_the_whole_loss(tmp_path, preset, extra, n_terms):
+    """The loop backpropagates each of D's passes before it runs the next; D's gradients and logged
+    loss are those of one backward of the whole loss."""
+    from gankit.recipes.gan import add_terms
+
+    cfg = load_config(preset, MNIST + extra)
+    results = []
+    for whole in (False, True):
+        t = Trainer(cfg, tmp_path / str(whole), progress=False)
+        batch = t.next_batch()
+        terms = t.recipe.d_terms
+        if whole:
+            t.recipe.d_terms = lambda batch, fake=None: [lambda: add_terms([term() for term in terms(batch, fake)])]
+        else:
+            assert len(terms(batch)) == n_terms
+        torch.manual_seed(0)  # WGAN-GP's mixing weights
+        stats = t.d_step(batch)
+        results.append(([p.grad.clone() for p in t.recipe.D.parameters()], stats))
+    (by_pass, stats), (whole, stats_whole) = results
+    assert stats.keys() == stats_whole.keys()
+    for k in stats:
+        assert stats[k].item() == pytest.approx(stats_whole[k].item(), rel=1e-5), k
+    for a, b in zip(by_pass, whole):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_a_resumed_run_with_lazy_r1_matches_an_uninterrupted_one(tmp_path):
     from gankit.train.loop import resume, train
 

@@ -64,10 +64,12 @@ def measured_peak_gflops(device: torch.device, reps: int = 10) -> dict[str, floa
 
 
 class ReferenceLoop:
-    """The textbook loop (pytorch/examples dcgan/main.py): Adam with default settings, one fake batch
-    per iteration reused for G's step, D's weight gradients computed and discarded. It optimises the
-    preset's objective (BCE on logits for the classic GAN) and adds the preset's penalties (WGAN-GP,
-    R1) through the same functions as gankit's recipe, so that both loops do the same algorithm."""
+    """The textbook loop (pytorch/examples dcgan/main.py): Adam with default settings; D's loss
+    backpropagated pass by pass, real then fake; one fake batch per iteration, reused for G's step;
+    D's weight gradients computed and discarded in G's step. It optimises the preset's objective
+    (BCE on logits for the classic GAN) and adds the preset's penalties (R1 with the real pass, WGAN-GP
+    with the fake one) through the same functions as gankit's recipe, so that both loops do the same
+    algorithm."""
 
     def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None,
                  num_classes: int = 0):
@@ -79,32 +81,31 @@ class ReferenceLoop:
         self.loss = LOSSES[cfg.loss]
         self.d_updates = 0  # for a preset's lazy R1 (penalty.r1_every)
 
-    def penalties(self, real: torch.Tensor, fake: torch.Tensor, *y) -> torch.Tensor | float:
-        p, pack, total = self.cfg.penalty, self.cfg.remedies.pack, 0.0
-
-        def critic(x: torch.Tensor) -> torch.Tensor:  # interpolates carry the real batch's labels
-            return self.D(x, *y)
-
-        if p.gp_weight:
-            eps = torch.rand(real.shape[0], device=real.device)  # one mixing weight per sample
-            total = total + p.gp_weight * gradient_penalty(critic, real, fake, eps, pack)
+    def r1(self, real: torch.Tensor, *y) -> torch.Tensor | float:
+        p = self.cfg.penalty
         r1_w = r1_weight(p.r1_gamma, p.r1_every, self.d_updates)
-        if r1_w:
-            total = total + r1_w * r1_penalty(critic, real, pack)
-        return total
+        return r1_w * r1_penalty(lambda x: self.D(x, *y), real, self.cfg.remedies.pack) if r1_w else 0.0
+
+    def gp(self, real: torch.Tensor, fake: torch.Tensor, *y) -> torch.Tensor | float:
+        if not self.cfg.penalty.gp_weight:
+            return 0.0
+        eps = torch.rand(real.shape[0], device=real.device)  # one mixing weight per sample
+        # interpolates carry the real batch's labels
+        gp = gradient_penalty(lambda x: self.D(x, *y), real, fake, eps, self.cfg.remedies.pack)
+        return self.cfg.penalty.gp_weight * gp
 
     def train_step(self) -> None:
         n, dev = self.cfg.optim.batch_size, self.x.device
         cond = self.num_classes > 0
         for _ in range(self.cfg.optim.d_steps):
             idx = torch.randint(len(self.x), (n,), device=dev)
+            real, y_real = self.x[idx], ((self.labels[idx],) if cond else ())
+            self.opt_d.zero_grad()
+            (self.loss.d_real(self.D(real, *y_real)) + self.r1(real, *y_real)).backward()
             z = torch.randn(n, self.cfg.model.z_dim, device=dev)
-            y_real = (self.labels[idx],) if cond else ()
             y_fake = (torch.randint(self.num_classes, (n,), device=dev),) if cond else ()
             fake = self.G(z, *y_fake)
-            self.opt_d.zero_grad()
-            loss_d = self.loss.d(self.D(self.x[idx], *y_real), self.D(fake.detach(), *y_fake))
-            (loss_d + self.penalties(self.x[idx], fake, *y_real)).backward()
+            (self.loss.d_fake(self.D(fake.detach(), *y_fake)) + self.gp(real, fake, *y_real)).backward()
             self.opt_d.step()
             self.d_updates += 1
         self.opt_g.zero_grad()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..config import Config
 from ..data import Dataset
 from ..errors import UserError
-from .gan import Batch, GANRecipe
+from .gan import Batch, GANRecipe, merge_stats
 from .srgan import SRGANRecipe
 from .vaegan import VAEGANRecipe
 
@@ -20,4 +20,4 @@ def build_recipe(cfg: Config, data: Dataset):
     return recipe(cfg, data)
 
 
-__all__ = ["RECIPES", "build_recipe", "GANRecipe", "Batch"]
+__all__ = ["RECIPES", "build_recipe", "GANRecipe", "Batch", "merge_stats"]

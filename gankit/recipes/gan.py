@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import copy
 
@@ -29,6 +30,22 @@ class Batch:
     labels: Tensor | None
     z: Tensor
     fake_labels: Tensor | None
+
+
+Term = Callable[[], tuple[Tensor, dict[str, Tensor]]]  # builds one term of a loss: (loss, its logged stats)
+
+
+def merge_stats(into: dict[str, Tensor], stats: dict[str, Tensor]) -> None:
+    """Adds one term's stats; a stat that several terms report (loss_d) is their sum."""
+    for k, v in stats.items():
+        into[k] = into[k] + v if k in into else v
+
+
+def add_terms(terms: list[tuple[Tensor, dict[str, Tensor]]]) -> tuple[Tensor, dict[str, Tensor]]:
+    stats: dict[str, Tensor] = {}
+    for _, s in terms:
+        merge_stats(stats, s)
+    return sum(loss for loss, _ in terms), stats
 
 
 class GANRecipe:
@@ -113,13 +130,13 @@ class GANRecipe:
         logits = self._d(torch.cat([batch.real, fake]), labels, params)
         return logits.split([len(batch.real) // self.cfg.remedies.pack, len(fake) // self.cfg.remedies.pack])
 
-    def _d_stats(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
-        squash = torch.sigmoid if self.loss.probabilities else (lambda t: t)
-        return {"d_real": squash(real.detach()).mean(), "d_fake": squash(fake.detach()).mean()}
-
-    def d_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
-        """D's loss on a real and a fake batch; G is frozen (no gradient reaches it). `fake`: the
-        batch's fakes when the loop has drawn them already (to reuse them in G's step)."""
+    def d_terms(self, batch: Batch, fake: Tensor | None = None) -> list[Term]:
+        """D's loss on a real and a fake batch (G frozen: no gradient reaches it), as terms to build
+        one at a time: each is one pass of D, and their sum is the loss. The loop backpropagates each
+        term before it builds the next, so that one pass's activations are freed before the next
+        pass allocates its own (pytorch/examples' DCGAN does the same); a batch-norm D's step runs
+        ~8% faster so on this CPU. `fake`: the batch's fakes when the loop has drawn them already
+        (to reuse them in G's step)."""
         if fake is None:
             with torch.no_grad():
                 fake = self.generate(batch.z, batch.fake_labels)
@@ -128,20 +145,47 @@ class GANRecipe:
         r1_w = r1_weight(p.r1_gamma, p.r1_every, self.d_updates)  # lazy R1: 0 between its updates
         if r1_w:  # R1 differentiates the loss's own pass over the real batch
             batch = replace(batch, real=batch.real.detach().requires_grad_(True))
-        real_logits, fake_logits = self._d_real_fake(batch, fake)
-        loss = self.loss.d(real_logits, fake_logits)
-        stats = {"loss_d": loss.detach(), **self._d_stats(real_logits, fake_logits)}
-        if p.gp_weight > 0:
-            # Interpolates pair real i with fake i, so both carry the real batch's labels.
-            eps = torch.rand(batch.real.shape[0], device=batch.real.device)
-            gp = gradient_penalty(lambda x: self._d(x, batch.labels), batch.real, fake, eps, self.cfg.remedies.pack)
-            loss = loss + p.gp_weight * gp
-            stats["gp"] = gp.detach()
+        if self.joint_d:
+            terms = [lambda: self._joint_term(batch, fake, r1_w)]
+        else:
+            terms = [lambda: self._real_loss(self._d(batch.real, batch.labels), batch.real, r1_w),
+                     lambda: self._fake_loss(self._d(fake, batch.fake_labels))]
+        if p.gp_weight > 0:  # its pass joins the last term: as a term of its own, wgangp-mnist's step ran 3-9% slower
+            last = terms[-1]
+            terms[-1] = lambda: add_terms([last(), self._gp_term(batch, fake)])
+        return terms
+
+    def d_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """D's whole loss in one graph: the sum of `d_terms`."""
+        return add_terms([term() for term in self.d_terms(batch, fake)])
+
+    def _squash(self, logits: Tensor) -> Tensor:
+        """The mean of D's outputs, logged: a probability for the classic losses, a score otherwise."""
+        return (torch.sigmoid(logits.detach()) if self.loss.probabilities else logits.detach()).mean()
+
+    def _real_loss(self, logits: Tensor, real: Tensor, r1_w: float = 0.0) -> tuple[Tensor, dict[str, Tensor]]:
+        """D's loss on its logits for the real batch, plus R1 from the same pass when it is due."""
+        loss = self.loss.d_real(logits)
+        stats = {"loss_d": loss.detach(), "d_real": self._squash(logits)}
         if r1_w:
-            r1 = r1_penalty_of(real_logits, batch.real, self.cfg.remedies.pack)
+            r1 = r1_penalty_of(logits, real, self.cfg.remedies.pack)
             loss = loss + r1_w * r1
-            stats["r1"] = r1.detach() * p.r1_every  # the log's per-step mean is then the mean measured R1
+            stats["r1"] = r1.detach() * self.cfg.penalty.r1_every  # the log's per-step mean is then the mean measured R1
         return loss, stats
+
+    def _fake_loss(self, logits: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        loss = self.loss.d_fake(logits)
+        return loss, {"loss_d": loss.detach(), "d_fake": self._squash(logits)}
+
+    def _joint_term(self, batch: Batch, fake: Tensor, r1_w: float) -> tuple[Tensor, dict[str, Tensor]]:
+        real_logits, fake_logits = self._d_real_fake(batch, fake)
+        return add_terms([self._real_loss(real_logits, batch.real, r1_w), self._fake_loss(fake_logits)])
+
+    def _gp_term(self, batch: Batch, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        # Interpolates pair real i with fake i, so both carry the real batch's labels.
+        eps = torch.rand(batch.real.shape[0], device=batch.real.device)
+        gp = gradient_penalty(lambda x: self._d(x, batch.labels), batch.real, fake, eps, self.cfg.remedies.pack)
+        return self.cfg.penalty.gp_weight * gp, {"gp": gp.detach()}
 
     def g_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """G's loss through D; the loop has switched off D's weight gradients. Recipes that need

@@ -26,7 +26,7 @@ from ..errors import UserError
 from ..nets.init import dcgan_init
 from ..nets.srresnet import SRDiscriminator, SRResNet, downsample
 from ..objectives import LOSSES
-from .gan import Batch, GANRecipe
+from .gan import Batch, GANRecipe, Term
 
 Tensor = torch.Tensor
 
@@ -120,12 +120,11 @@ class SRGANRecipe(GANRecipe):
     def upscale(self, lr: Tensor) -> Tensor:
         return self.G(lr).clamp(-1, 1)
 
-    def d_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def d_terms(self, batch: Batch, fake: Tensor | None = None) -> list[Term]:
+        """D against the HR batch, and against G's upscaling of its LR version."""
         with torch.no_grad():
             fake = self.G(self.low_res(batch.real))
-        real_logits, fake_logits = self.D(batch.real), self.D(fake)
-        loss = self.loss.d(real_logits, fake_logits)
-        return loss, {"loss_d": loss.detach(), **self._d_stats(real_logits, fake_logits)}
+        return [lambda: self._real_loss(self.D(batch.real), batch.real), lambda: self._fake_loss(self.D(fake))]
 
     def content_loss(self, sr: Tensor, hr: Tensor) -> Tensor:
         if self.sr.content == "vgg":

@@ -20,7 +20,7 @@ from ..data import Dataset
 from ..nets.encoder import Encoder
 from ..nets.init import dcgan_init
 from ..nets.remedies import flatten_features
-from .gan import Batch, GANRecipe
+from .gan import Batch, GANRecipe, Term
 
 Tensor = torch.Tensor
 
@@ -64,13 +64,12 @@ class VAEGANRecipe(GANRecipe):
         logvar = logvar.clamp(-10.0, 10.0)  # exp() stays finite early in training
         return mean + (0.5 * logvar).exp() * noise, mean, logvar
 
-    def d_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def d_terms(self, batch: Batch, fake: Tensor | None = None) -> list[Term]:
+        """D against the data, and against G's samples from the prior and its reconstructions."""
         with torch.no_grad():
             z, _, _ = self._posterior(batch.real, torch.randn_like(batch.z))
             fake = torch.cat([self.G(batch.z), self.G(z)])
-        real_logits, fake_logits = self.D(batch.real), self.D(fake)
-        loss = self.loss.d(real_logits, fake_logits)
-        return loss, {"loss_d": loss.detach(), **self._d_stats(real_logits, fake_logits)}
+        return [lambda: self._real_loss(self.D(batch.real), batch.real), lambda: self._fake_loss(self.D(fake))]
 
     def g_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         x = batch.real

@@ -26,7 +26,7 @@ from ..errors import Diverged, UserError
 from ..metrics.during import evaluate_step
 from ..nets.linear import use_onednn
 from ..nets.thin_conv import use_product_path
-from ..recipes import Batch, build_recipe
+from ..recipes import Batch, build_recipe, merge_stats
 from ..report import save_loss_plot, save_samples
 from ..report.live import LiveReport
 from .batches import Batches
@@ -133,9 +133,16 @@ class Trainer:
         """One D update on a real batch and fakes (drawn here, with G frozen, unless given)."""
         batch = batch if batch is not None else self.next_batch()
         with self.autocast():
-            loss, stats = self.recipe.d_loss(batch, fake)
+            terms = self.recipe.d_terms(batch, fake)
         self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
+        stats: dict[str, torch.Tensor] = {}
+        no_sync = getattr(self.recipe.D, "no_sync", None)  # DDP: reduce D's gradients once, with the last term
+        for i, term in enumerate(terms):  # each term's graph is gone before the next is built
+            with no_sync() if no_sync and i < len(terms) - 1 else contextlib.nullcontext():
+                with self.autocast():
+                    loss, term_stats = term()
+                loss.backward()
+            merge_stats(stats, term_stats)
         self.opt_d.step()
         self.recipe.after_d_step()
         self.images_seen += len(batch.real) * self.dist.world
