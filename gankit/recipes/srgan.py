@@ -93,8 +93,8 @@ class SRGANRecipe(GANRecipe):
 
     def __init__(self, cfg: Config, data: Dataset):
         self.cfg, self.sr = cfg, cfg.srgan
-        # Not a noise-to-image GAN: no classes and no EMA generator (GANRecipe's other options).
-        self.conditional, self.num_classes, self.G_ema = False, 0, None
+        # Not a noise-to-image GAN: no classes, no augmentation and no EMA generator (GANRecipe's other options).
+        self.conditional, self.num_classes, self.augment, self.G_ema = False, 0, None, None
         self.scale = cfg.srgan.scale
         self.loss = LOSSES[cfg.loss]
         self.pool = data.x  # HR patches; LR "latents" are cut from them
@@ -124,7 +124,7 @@ class SRGANRecipe(GANRecipe):
         """D against the HR batch, and against G's upscaling of its LR version."""
         with torch.no_grad():
             fake = self.G(self.low_res(batch.real))
-        return [lambda: self._real_loss(self.D(batch.real), batch.real), lambda: self._fake_loss(self.D(fake))]
+        return self._pass_terms(batch, fake)
 
     def content_loss(self, sr: Tensor, hr: Tensor) -> Tensor:
         if self.sr.content == "vgg":

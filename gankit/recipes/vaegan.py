@@ -69,7 +69,7 @@ class VAEGANRecipe(GANRecipe):
         with torch.no_grad():
             z, _, _ = self._posterior(batch.real, torch.randn_like(batch.z))
             fake = torch.cat([self.G(batch.z), self.G(z)])
-        return [lambda: self._real_loss(self.D(batch.real), batch.real), lambda: self._fake_loss(self.D(fake))]
+        return self._pass_terms(batch, fake)
 
     def g_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         x = batch.real

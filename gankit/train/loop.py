@@ -129,6 +129,12 @@ class Trainer:
                      z=shard(self.recipe.sample_z(n, self.noise_gen)),
                      fake_labels=shard(self.recipe.sample_labels(n, self.noise_gen)))
 
+    @staticmethod
+    def _unreduced(module: torch.nn.Module, hold: bool = True) -> contextlib.AbstractContextManager:
+        """Under DDP, while `hold`: a context in which `module`'s gradients are not reduced across ranks."""
+        no_sync = getattr(module, "no_sync", None)
+        return no_sync() if no_sync and hold else contextlib.nullcontext()
+
     def d_step(self, batch: Batch | None = None, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One D update on a real batch and fakes (drawn here, with G frozen, unless given)."""
         batch = batch if batch is not None else self.next_batch()
@@ -136,9 +142,8 @@ class Trainer:
             terms = self.recipe.d_terms(batch, fake)
         self.opt_d.zero_grad(set_to_none=True)
         stats: dict[str, torch.Tensor] = {}
-        no_sync = getattr(self.recipe.D, "no_sync", None)  # DDP: reduce D's gradients once, with the last term
         for i, term in enumerate(terms):  # each term's graph is gone before the next is built
-            with no_sync() if no_sync and i < len(terms) - 1 else contextlib.nullcontext():
+            with self._unreduced(self.recipe.D, i < len(terms) - 1):  # D's gradients reduced once, with the last term
                 with self.autocast():
                     loss, term_stats = term()
                 loss.backward()
@@ -152,8 +157,7 @@ class Trainer:
         """One G update through a frozen D, on fresh latents unless the D step's fakes are given."""
         batch = batch if batch is not None else self.next_batch()
         _set_requires_grad(self.recipe.D, False)  # G's step needs no gradient for D's weights
-        no_sync = getattr(self.recipe.D, "no_sync", None)  # DDP: D's reducer must not wait for grads here
-        with no_sync() if no_sync else contextlib.nullcontext(), self.autocast():
+        with self._unreduced(self.recipe.D), self.autocast():  # D's reducer must not wait for grads here
             loss, stats = self.recipe.g_loss(batch, fake)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
