@@ -1,6 +1,7 @@
 """gankit: train, evaluate and serve Generative Adversarial Networks."""
 
-from .config import Config, load_config
+from .config import Config
+from .configure import load_config
 from .errors import UserError
 from .model import Model, load
 from .train import Run, train

@@ -1,8 +1,10 @@
-"""Typed configuration: dataclasses, preset loading, dotted overrides and validation.
+"""Typed configuration: dataclasses, preset reading, dotted overrides and per-field checks.
 
 A config is built in three layers: the dataclass defaults, a preset (or the user's YAML file), and
 `KEY=VALUE` overrides. Every layer goes through the same checks, so a typo or a wrong type is a
-`UserError` naming the key, never a silent default.
+`UserError` naming the key, never a silent default. Checks that need a registry (recipe, loss,
+architecture, metric and augmentation names; options the chosen recipe never reads) live in
+`gankit.configure`, whose `load_config` is the entry point users call.
 """
 
 from __future__ import annotations
@@ -68,10 +70,10 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 1000
     grid_size: int = 64  # samples in each progress grid (fixed latent batch)
-    channels_last: bool = True  # NHWC convolutions: +25% on this CPU's oneDNN kernels (gankit bench speed)
-    onednn_linear: bool = True  # CPU, not compiled: large linear layers on oneDNN's matmul, 1.35-1.6x MKL's sgemm here (nets/linear.py)
-    thin_conv_products: bool = True  # CPU, not compiled: convolutions onto 1-3 channel maps as a matmul and a col2im sum, ~3x faster here (nets/thin_conv.py)
-    compile: bool = False  # torch.compile the nets: measured no gain on CPU for the bundled presets
+    channels_last: bool = True  # NHWC convolutions (oneDNN's fast layout on CPU)
+    onednn_linear: bool = True  # CPU, not compiled: large linear layers on oneDNN's matmul where the CPU gains from it (accel/)
+    thin_conv_products: bool = True  # CPU, not compiled: convolutions onto 1-3 channel maps as a matmul and a col2im sum where the CPU gains (accel/)
+    compile: bool = False  # torch.compile the nets (off: no gain on CPU for the bundled presets, docs/performance.md)
     reuse_fake: bool = True  # G's step reuses the last D step's fakes (one G forward per iteration; noise-to-sample GANs)
     precision: str = "auto"  # auto | fp32 | bf16 autocast; auto = bf16 on a CUDA GPU that supports it, else fp32
 
@@ -158,12 +160,10 @@ class Config:
         return _to_plain(dataclasses.asdict(self))
 
 
+# Fields whose values are a fixed set (names that come from a registry are checked by gankit.configure).
 CHOICES = {
-    "recipe": ("gan", "srgan", "vaegan"),
     "srgan.scale": (2, 4),
     "srgan.content": ("mse", "l1", "vgg"),
-    "loss": ("nonsat", "minimax", "wasserstein", "hinge", "lsgan"),
-    "model.arch": ("mlp", "dcgan"),
     "model.cond_mode": ("projection", "concat"),
     "optim.name": ("adam", "rmsprop"),
     "data.channels": (1, 3),
@@ -248,57 +248,33 @@ def _suggest(key: str) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _get(cfg: Config, key: str) -> Any:
+def get_key(cfg: Config, key: str) -> Any:
+    """The value at a dotted key ('optim.lr_d')."""
     value: Any = cfg
     for part in key.split("."):
         value = getattr(value, part)
     return value
 
 
-# Keys only one architecture reads.
-_ARCH_KEYS = {"mlp": ("model.g_layers", "model.d_layers", "model.maxout_pieces", "model.dropout", "model.g_batch_norm"),
-              "dcgan": ("model.g_refine",)}
-
-
-def refuse_unused(cfg: Config) -> None:
-    """A UserError naming a key set away from its default that the chosen architecture or recipe never
-    reads: the value would silently change nothing. Checked when a run starts, not when a finished run
-    is loaded, so that runs trained before the check still load."""
-    from .recipes import RECIPES
-
-    default = Config()
-    owners = [(f"model.arch={cfg.model.arch}", keys) for arch, keys in _ARCH_KEYS.items() if arch != cfg.model.arch]
-    owners.append((f"recipe '{cfg.recipe}'", RECIPES[cfg.recipe].unused_keys))
-    for owner, keys in owners:
-        for key in keys:
-            if _get(cfg, key) != _get(default, key):
-                raise UserError(f"config key '{key}': {owner} does not use it (got {_get(cfg, key)!r}); leave it at "
-                                f"its default {_get(default, key)!r}")
-
-
 def validate(cfg: Config) -> Config:
     for key, allowed in CHOICES.items():
-        if _get(cfg, key) not in allowed:
-            raise UserError(f"config key '{key}': {_get(cfg, key)!r} is not one of {', '.join(map(str, allowed))}")
+        if get_key(cfg, key) not in allowed:
+            raise UserError(f"config key '{key}': {get_key(cfg, key)!r} is not one of {', '.join(map(str, allowed))}")
     for key in POSITIVE:
-        if not _get(cfg, key) > 0:
-            raise UserError(f"config key '{key}': must be positive, got {_get(cfg, key)!r}")
+        if not get_key(cfg, key) > 0:
+            raise UserError(f"config key '{key}': must be positive, got {get_key(cfg, key)!r}")
     for key in NON_NEGATIVE:
-        if _get(cfg, key) < 0:
-            raise UserError(f"config key '{key}': must not be negative, got {_get(cfg, key)!r}")
+        if get_key(cfg, key) < 0:
+            raise UserError(f"config key '{key}': must not be negative, got {get_key(cfg, key)!r}")
     for key in ("optim.betas_g", "optim.betas_d"):
-        if not all(0.0 <= b < 1.0 for b in _get(cfg, key)):
-            raise UserError(f"config key '{key}': each beta must lie in [0, 1), got {list(_get(cfg, key))}")
+        if not all(0.0 <= b < 1.0 for b in get_key(cfg, key)):
+            raise UserError(f"config key '{key}': each beta must lie in [0, 1), got {list(get_key(cfg, key))}")
     if not 0.0 < cfg.guard.lr_factor < 1.0:
         raise UserError(f"config key 'guard.lr_factor': must lie in (0, 1), got {cfg.guard.lr_factor!r}")
     if cfg.train.steps == 0 and cfg.train.minutes == 0:
         raise UserError("config: set train.steps or train.minutes, or training would never stop")
     if not 0.0 <= cfg.optim.lr_decay <= 1.0:
         raise UserError(f"config key 'optim.lr_decay': must lie in [0, 1], got {cfg.optim.lr_decay!r}")
-    from .augment import KINDS, parse
-    for kind in parse(cfg.remedies.augment):
-        if kind not in KINDS:
-            raise UserError(f"config key 'remedies.augment': unknown kind {kind!r} (choose from {', '.join(KINDS)})")
     if not 0.0 <= cfg.remedies.ema < 1.0:
         raise UserError(f"config key 'remedies.ema': must lie in [0, 1), got {cfg.remedies.ema!r}")
     if cfg.optim.batch_size % cfg.remedies.pack:
@@ -312,14 +288,11 @@ def validate(cfg: Config) -> Config:
     if cfg.recipe == "srgan" and cfg.srgan.content == "vgg" and not cfg.srgan.vgg_weights:
         raise UserError("config key 'srgan.vgg_weights': content=vgg needs a VGG19 weights file (none can be downloaded here)")
     if cfg.train.compile:  # aot_autograd raises on a double backward only at the first penalised step
-        second_order = [k for k in ("penalty.gp_weight", "penalty.r1_gamma", "remedies.unrolled_steps") if _get(cfg, k)]
+        second_order = [k for k in ("penalty.gp_weight", "penalty.r1_gamma", "remedies.unrolled_steps") if get_key(cfg, k)]
         if second_order:
             raise UserError(f"config key 'train.compile': torch.compile cannot differentiate twice, which "
-                            f"{', '.join(f'{k}={_get(cfg, k)}' for k in second_order)} needs; set train.compile=false "
+                            f"{', '.join(f'{k}={get_key(cfg, k)}' for k in second_order)} needs; set train.compile=false "
                             f"or turn {'them' if len(second_order) > 1 else 'it'} off")
-    if cfg.evaluation.every:
-        from .metrics.during import check_config
-        check_config(cfg.evaluation)
     return cfg
 
 
@@ -362,7 +335,7 @@ def _nest(key: str, value: Any) -> dict[str, Any]:
     return out
 
 
-def from_dict(values: dict[str, Any], source: str = "config") -> Config:
+def read_dict(values: dict[str, Any], source: str = "config") -> Config:
     cfg = Config()
     try:
         _apply(cfg, values)
@@ -371,8 +344,8 @@ def from_dict(values: dict[str, Any], source: str = "config") -> Config:
     return validate(cfg)
 
 
-def load_config(name_or_path: str, overrides: list[str] = ()) -> Config:
-    """A preset name or a YAML file, then `KEY=VALUE` overrides applied in order."""
+def read_config(name_or_path: str, overrides: list[str] = ()) -> Config:
+    """A preset name or a YAML file, then `KEY=VALUE` overrides applied in order, each field checked."""
     path = Path(name_or_path)
     if name_or_path in preset_names():
         text = resources.files("gankit.presets").joinpath(name_or_path + ".yaml").read_text()

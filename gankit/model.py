@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import from_dict
+from .configure import from_dict
 from .data import Dataset
 from .errors import UserError
 from .recipes import build_recipe

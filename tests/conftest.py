@@ -9,7 +9,7 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 @pytest.fixture
 def tiny_cfg():
     """A DCGAN small enough to train a few steps in about a second."""
-    from gankit.config import load_config
+    from gankit.configure import load_config
 
     return load_config("dcgan-mnist", ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "optim.batch_size=16",
                                        "data.limit=256", "train.steps=6", "train.log_every=2", "train.sample_every=3",

@@ -20,7 +20,7 @@ TINY = ["data.source=ring", "model.arch=mlp", "model.z_dim=4", "model.g_width=16
 
 
 def tiny_cfg(*extra: str):
-    from gankit.config import load_config
+    from gankit.configure import load_config
 
     return load_config("vanilla-mnist", TINY + list(extra))
 

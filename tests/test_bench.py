@@ -42,7 +42,7 @@ def test_bench_modes_quick_table(tmp_path, capsys, mixture_metric, monkeypatch):
 
 
 def test_plain_gan_switches_every_remedy_of_the_toy_presets_off():
-    from gankit.config import load_config
+    from gankit.configure import load_config
 
     for preset in ("ring", "grid"):
         shipped, plain = load_config(preset), load_config(preset, modes.PLAIN)
@@ -83,9 +83,9 @@ def test_speed_bench_counts_onednn_products_and_runs_the_reference_on_plain_copi
     import torch
 
     from gankit.bench.speed import _plain_copy, count_gflop
-    from gankit.config import load_config
-    from gankit.nets import build_nets
-    from gankit.nets.linear import onednn_linear, use_onednn
+    from gankit.configure import load_config
+    from gankit.recipes.nets import build_nets
+    from gankit.accel.linear import onednn_linear, use_onednn
 
     x, w = torch.randn(64, 512, requires_grad=True), torch.randn(256, 512, requires_grad=True)
     # forward, input gradient and weight gradient: three products of 2*m*n*k
@@ -96,7 +96,7 @@ def test_speed_bench_counts_onednn_products_and_runs_the_reference_on_plain_copi
     assert not any(getattr(m, "onednn", False) for m in ref.modules())
     assert sum(getattr(m, "onednn", False) for m in D.modules()) == 2  # the original keeps its switch
 
-    from gankit.nets.thin_conv import ConvTranspose2d, use_product_path
+    from gankit.accel.thin_conv import ConvTranspose2d, use_product_path
     G, _ = build_nets(load_config("dcgan-mnist"), (1, 28, 28))
     assert use_product_path(G) == 1
     assert not any(getattr(m, "product_path", False) for m in _plain_copy(G).modules())
@@ -148,7 +148,7 @@ def test_bench_modes_flags_are_checked(capsys):
 
 def test_the_quality_race_reference_is_the_textbook_dcgan_whatever_the_preset_adds():
     from gankit.bench.speed import classic_dcgan_config
-    from gankit.config import load_config
+    from gankit.configure import load_config
 
     preset = load_config("dcgan-mnist")
     assert preset.penalty.r1_gamma > 0 and preset.remedies.ema > 0  # what the classic run must not inherit

@@ -1,6 +1,7 @@
 import pytest
 
-from gankit.config import Config, from_dict, load_config, preset_names
+from gankit.config import Config, preset_names
+from gankit.configure import from_dict, load_config
 from gankit.errors import UserError
 
 

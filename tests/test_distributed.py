@@ -69,7 +69,7 @@ def test_batch_that_does_not_split_over_the_ranks_is_a_user_error(monkeypatch):
 
 RANK_WEIGHTS = """
 import sys, torch, torch.distributed as dist, gankit
-from gankit.config import load_config
+from gankit.configure import load_config
 from gankit.train.distributed import unwrap
 cfg = load_config("dcgan-mnist", sys.argv[2:])
 D = unwrap(gankit.train(cfg, sys.argv[1], progress=False).recipe.D)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gankit.cli import main
-from gankit.config import load_config
+from gankit.configure import load_config
 from gankit.errors import UserError
 from gankit.metrics.inception import FIDInception, load_inception, load_torchscript
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from gankit.config import load_config
+from gankit.configure import load_config
 from gankit.data.load import _mnist, _stacked_mnist, load_dataset
 from gankit.data.toy import MIXTURES, sample_mixture
 from gankit.errors import UserError

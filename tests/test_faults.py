@@ -101,22 +101,18 @@ def test_resume_after_a_corrupt_last_continues_from_prev_and_trims_metrics(tmp_p
 
 def _nan_d_loss(when, monkeypatch):
     """Make D's loss NaN at the generator steps (1-based, as the loop counts) where `when(step)` holds."""
-    original = GANRecipe.d_terms
+    original = GANRecipe._fake_loss
     calls = {"n": 0}
 
-    def d_terms(self, batch, fake=None):
+    def fake_loss(self, logits, stats):  # D's pass over the fakes: once per D step
         calls["n"] += 1
-        terms = original(self, batch, fake)
+        loss = original(self, logits, stats)
         if not when(calls["n"]):
-            return terms
+            return loss
+        stats["loss_d"] = stats["loss_d"] * float("nan")
+        return loss * float("nan")
 
-        def nan_term(term=terms[-1]):
-            loss, stats = term()
-            return loss * float("nan"), {**stats, "loss_d": stats["loss_d"] * float("nan")}
-
-        return [*terms[:-1], nan_term]
-
-    monkeypatch.setattr(GANRecipe, "d_terms", d_terms)
+    monkeypatch.setattr(GANRecipe, "_fake_loss", fake_loss)
 
 
 def _nan_at(step: int, monkeypatch):

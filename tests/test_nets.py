@@ -2,12 +2,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-from gankit.config import load_config
-from gankit.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, build_nets
+from gankit.configure import load_config
+from gankit.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from gankit.recipes.nets import build_nets
 from gankit.nets.dcgan import Projection
-from gankit.nets.linear import MIN_FEATURES, Linear, onednn_linear, use_onednn
+from gankit.accel.linear import MIN_FEATURES, Linear, onednn_linear, use_onednn
 from gankit.nets.mlp import Maxout
-from gankit.nets.thin_conv import MAX_PATCH, Conv2d, ConvTranspose2d, use_product_path
+from gankit.accel.thin_conv import MAX_PATCH, Conv2d, ConvTranspose2d, use_product_path
 from gankit.nets.remedies import flatten_features
 
 
@@ -240,7 +241,7 @@ def test_use_product_path_switches_the_image_side_layers_only_and_keeps_their_st
     x = torch.randn(4, 1, 28, 28)
     D.eval()
     on = D(x)
-    assert use_product_path(D, False) == 0 and torch.allclose(D(x), on, atol=1e-5)
+    assert use_product_path(D, conv=False, conv_transpose=False) == 0 and torch.allclose(D(x), on, atol=1e-5)
 
 
 def test_the_product_path_leaves_autocast_to_pytorch():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from gankit.config import load_config
+from gankit.configure import load_config
 from gankit.data import load_dataset
 from gankit.data.photos import HELD_OUT_PHOTOS, TRAIN_PHOTOS, photo, photo_patches
 

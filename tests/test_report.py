@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from gankit.cli import main
-from gankit.config import load_config
+from gankit.configure import load_config
 from gankit.errors import UserError
 from gankit.model import Model
 from gankit.report.html import build_report, metric_keys, write_report
@@ -216,9 +216,9 @@ def test_class_grid_has_one_row_per_class():
 
 
 def test_interpolate_cli_writes_png_and_gif(tmp_path, monkeypatch):
-    import gankit.model
+    import gankit.commands.interpolate
 
-    monkeypatch.setattr(gankit.model, "load", lambda path, device="cpu": _fake_model())
+    monkeypatch.setattr(gankit.commands.interpolate, "load", lambda path, device="cpu": _fake_model())
     assert main(["interpolate", "RUN", "--out", str(tmp_path / "a.png"), "--rows", "3", "--steps", "5"]) == 0
     assert Image.open(tmp_path / "a.png").size == (5 * 4 + 2, 3 * 4 + 2)  # 2x2 tiles with 2-pixel padding
     assert main(["interpolate", "RUN", "--out", str(tmp_path / "a.gif"), "--steps", "5"]) == 0

@@ -16,7 +16,7 @@ from faultkit import TINY, g_weights, metrics, run_python, tiny_cfg
 KILLER = """
 import json, os, signal, sys
 import gankit
-from gankit.config import load_config
+from gankit.configure import load_config
 from gankit.train import checkpoint, loop
 out, where = sys.argv[1], sys.argv[2]
 cfg = load_config("vanilla-mnist", {tiny!r})

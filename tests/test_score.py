@@ -3,7 +3,7 @@
 import numpy as np
 
 from gankit.cli import main
-from gankit.config import load_config
+from gankit.configure import load_config
 
 
 def test_score_ranks_real_digits_above_noise(tmp_path, capsys):

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from gankit.cli import main
-from gankit.config import load_config
+from gankit.configure import load_config
 from gankit.nets.srresnet import SRResNet
 from gankit.sr import psnr, ssim, upscale_tiled
 

@@ -6,7 +6,7 @@ from PIL import Image
 
 import gankit
 from gankit.cli import main
-from gankit.config import load_config
+from gankit.configure import load_config
 from gankit.train.checkpoint import load_checkpoint, unpack_state
 from gankit.train.loop import resume
 

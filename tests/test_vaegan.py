@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from gankit.cli import main
-from gankit.config import load_config
+from gankit.configure import load_config
 from gankit.recipes.vaegan import kl_normal
 
 

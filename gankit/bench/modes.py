@@ -15,9 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import load_config
+from ..configure import load_config
 from ..errors import UserError
-from ..train.checkpoint import atomic_write_bytes
+from ..io import atomic_write_bytes
+from ..metrics import EvalContext, METRICS
+from ..metrics.domain import DomainExtractor
+from ..model import load
+from ..train.loop import train
 
 # The plain GAN: every remedy off, whatever the preset ships with (grid's R1 penalty too).
 PLAIN = ["remedies.pack=1", "remedies.minibatch_disc=0", "remedies.mbstd=false", "remedies.unrolled_steps=0",
@@ -69,11 +73,8 @@ def register(p):
 
 
 def _evaluate(set_name: str, model, n: int, seed: int) -> dict:
-    from ..metrics import METRICS, EvalContext
-
     x, _ = model.generate(n, seed=seed + 10_000)
     if set_name == "stacked-mnist":
-        from ..metrics.domain import DomainExtractor
         r = METRICS["stacked"].compute(EvalContext(x, x[:2], DomainExtractor()))
         return {"modes": r["modes"], "kl": r["kl_uniform"], "n": n}
     if "mixture" not in METRICS:
@@ -91,9 +92,6 @@ def _fit_batch(overrides: list[str], batch: int) -> list[str]:
 
 
 def run_bench(sets, methods, seeds, steps, out: Path, progress=print) -> list[dict]:
-    from ..model import load
-    from ..train.loop import train
-
     rows = []
     for set_name in sets:
         for method in methods:

@@ -28,10 +28,17 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from ..config import Config, load_config
-from ..nets.linear import use_onednn
-from ..nets.thin_conv import use_product_path
+from ..accel import use_cpu_kernels
+from ..config import Config, preset_names
+from ..configure import load_config
+from ..data import load_dataset
+from ..errors import UserError
+from ..metrics.evaluate import evaluate_samples
+from ..model import load
+from ..nets import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from ..objectives import LOSSES, gradient_penalty, r1_penalty, r1_weight
+from ..train.device import resolve_device
+from ..train.loop import Trainer, train
 
 
 def _sync(device: torch.device) -> None:
@@ -174,14 +181,11 @@ def _plain_copy(net: nn.Module) -> nn.Module:
     """The reference's copy of a net: plain PyTorch, so default layout, the BLAS's linear layers and
     oneDNN's convolutions."""
     net = copy.deepcopy(net).to(memory_format=torch.contiguous_format)
-    use_onednn(net, False)
-    use_product_path(net, False)
+    use_cpu_kernels([net], linear=False, thin_conv=False)
     return net
 
 
 def bench_preset(name: str, device: torch.device, iters: int, repeats: int, overrides: list[str] = ()) -> SpeedRow:
-    from ..train.loop import Trainer
-
     cfg = load_config(name, [f"train.device={device.type}", *overrides])
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp), progress=False)
@@ -247,12 +251,6 @@ def quality_race(minutes: float, seed: int = 0, n_eval: int = 5000) -> list[tupl
     """dcgan-mnist through gankit and the classic DCGAN (pytorch/examples settings: width 64,
     z 100, batch 64, Adam 2e-4 / 0.5) through the reference loop, each for `minutes` of wall
     clock; returns (name, steps, domain Frechet distance on n_eval samples vs bundled MNIST)."""
-    from ..data import load_dataset
-    from ..metrics.evaluate import evaluate_samples
-    from ..model import load
-    from ..nets import DCGANDiscriminator, DCGANGenerator
-    from ..nets.init import dcgan_init
-    from ..train.loop import train
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -294,10 +292,6 @@ def register(parser) -> None:
 
 
 def run(args) -> int:
-    from ..config import preset_names
-    from ..errors import UserError
-    from ..train.device import resolve_device
-
     device = resolve_device(args.device)
     names = [n.strip() for n in args.presets.split(",") if n.strip()]
     for n in names:

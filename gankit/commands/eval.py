@@ -4,7 +4,9 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
-from ..train.checkpoint import atomic_write_bytes
+from ..io import atomic_write_bytes
+from ..metrics.evaluate import evaluate_model, evaluate_samples, read_npz
+from ..model import load
 
 
 def register(sub):
@@ -37,9 +39,6 @@ def format_results(res: dict) -> str:
 
 
 def run(args) -> int:
-    from ..metrics.evaluate import evaluate_model, evaluate_samples, read_npz
-    from ..model import load
-
     if args.n < 2:
         raise UserError(f"-n must be at least 2, got {args.n}")
     if args.repeats < 1:

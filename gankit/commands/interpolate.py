@@ -5,9 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.files import read_image
+from ..data.transform import array_to_tensor
 from ..errors import UserError
+from ..io import atomic_write_bytes
+from ..model import load
+from ..report.grid import image_grid
+from ..report.latent import encoded_interpolation, interpolation_grid
 from .common import require_out_folder
-from ..train.checkpoint import atomic_write_bytes
 
 
 def register(sub):
@@ -27,8 +32,6 @@ def register(sub):
 
 def encode_input(path: str, model):
     """An image file -> (1, C, H, W) in [-1, 1] at the model's resolution and channels."""
-    from ..data.files import read_image
-    from ..data.transform import array_to_tensor
 
     if not Path(path).is_file():
         raise UserError(f"image '{path}' does not exist")
@@ -38,7 +41,6 @@ def encode_input(path: str, model):
 
 def write_frames(grid: np.ndarray, out: Path) -> None:
     """grid uint8 (R, K, H, W, C): .png tiles R rows of K; .gif shows column k (all rows) in frame k."""
-    from ..report.grid import image_grid
 
     rows, steps = grid.shape[:2]
     buf = io.BytesIO()
@@ -53,9 +55,6 @@ def write_frames(grid: np.ndarray, out: Path) -> None:
 
 
 def run(args) -> int:
-    from ..model import load
-    from ..report.latent import encoded_interpolation, interpolation_grid
-
     out = Path(args.out)
     if out.suffix not in (".png", ".gif"):
         raise UserError(f"--out '{out}': must end in .png or .gif")

@@ -1,4 +1,5 @@
-from ..config import load_config, preset_names
+from ..config import preset_names
+from ..configure import load_config
 
 
 def register(sub):

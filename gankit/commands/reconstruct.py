@@ -13,9 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.files import IMAGE_SUFFIXES, read_image, read_npz
+from ..data.transform import array_to_tensor
 from ..errors import UserError
+from ..io import atomic_write_bytes
+from ..model import load
+from ..report.grid import to_uint8
 from .common import require_out_folder
-from ..train.checkpoint import atomic_write_bytes
 
 
 def register(sub):
@@ -36,10 +40,6 @@ def reconstruct(model, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
 def run(args) -> int:
     from PIL import Image
 
-    from ..data.files import IMAGE_SUFFIXES, read_image, read_npz
-    from ..data.transform import array_to_tensor
-    from ..model import load
-    from ..report.grid import to_uint8
 
     src, out = Path(args.input), Path(args.out)
     if not src.is_file():

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..configure import load_config
 from ..errors import UserError
+from ..report.html import write_report
+from ..report.toyfig import save_toy_figures
 
 
 def register(sub):
@@ -15,10 +18,6 @@ def register(sub):
 
 
 def run(args) -> int:
-    from ..config import load_config
-    from ..report.html import write_report
-    from ..report.toyfig import save_toy_figures
-
     run_dir = Path(args.run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise UserError(f"'{run_dir}' is not a run directory (no config.yaml)")

@@ -6,8 +6,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..io import atomic_write_bytes
+from ..model import load
+from ..report.grid import image_grid, save_points_plot
 from .common import require_out_folder
-from ..train.checkpoint import atomic_write_bytes
 
 
 def register(sub):
@@ -23,7 +25,6 @@ def register(sub):
 
 def write_samples(arrays: dict[str, np.ndarray], out: Path) -> None:
     """Atomically write arrays as .npz, or images as a .png grid."""
-    from ..report.grid import image_grid, save_points_plot
 
     buf = io.BytesIO()
     if out.suffix == ".npz":
@@ -39,8 +40,6 @@ def write_samples(arrays: dict[str, np.ndarray], out: Path) -> None:
 
 
 def run(args) -> int:
-    from ..model import load
-
     out = Path(args.out)
     if out.suffix not in (".png", ".npz"):
         raise UserError(f"--out '{out}': must end in .png (a grid) or .npz (arrays)")

@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.files import IMAGE_SUFFIXES, read_image, read_npz
+from ..data.transform import array_to_tensor
 from ..errors import UserError
+from ..model import load
 
 
 def register(sub):
@@ -26,8 +29,6 @@ def register(sub):
 
 def read_inputs(paths: list[str], resolution: int, channels: int) -> tuple[list[str], torch.Tensor]:
     """Names and a (N, C, H, W) batch in [-1, 1]; an npz contributes one entry per image."""
-    from ..data.files import IMAGE_SUFFIXES, read_image, read_npz
-    from ..data.transform import array_to_tensor
 
     names, batches = [], []
     for raw in paths:
@@ -59,8 +60,6 @@ def is_probability(model) -> bool:
 
 
 def run(args) -> int:
-    from ..model import load
-
     model = load(args.path, device=args.device)
     if not model.is_images:
         raise UserError(f"'{args.path}' was trained on points, not images: nothing to score")

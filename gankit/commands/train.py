@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import os
 
-from ..config import load_config
+from ..configure import load_config
 from ..errors import UserError
+from ..train import distributed
+from ..train.loop import resume, train
 
 
 def register(sub):
@@ -33,8 +35,6 @@ def _flag_overrides(args) -> list[str]:
 
 
 def run(args) -> int:
-    from ..train import distributed
-
     try:
         result = _train_or_resume(args)
         run_dir, step = result.dir, result.step
@@ -52,8 +52,6 @@ def run(args) -> int:
 
 
 def _train_or_resume(args):
-    from ..train.loop import resume, train
-
     progress = False if args.quiet else None
     if args.resume:
         if args.target:

@@ -9,8 +9,10 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..io import atomic_write_bytes
+from ..model import load
+from ..sr import upscale_tiled
 from .common import require_out_folder
-from ..train.checkpoint import atomic_write_bytes
 
 
 def register(sub):
@@ -43,7 +45,6 @@ def read_rgb_or_gray(path: Path) -> np.ndarray:
 def upscale_array(model, image: np.ndarray, tile: int = 128, overlap: int | None = None) -> np.ndarray:
     """uint8 (H, W, C) -> uint8 (sH, sW, C), C as given: a 3-channel net sees gray as RGB (and its
     output is brought back to gray); a 1-channel net upscales each colour channel on its own."""
-    from ..sr import upscale_tiled
 
     recipe = model.recipe
     overlap = recipe.G.context if overlap is None else overlap
@@ -65,7 +66,6 @@ def upscale_array(model, image: np.ndarray, tile: int = 128, overlap: int | None
 def run(args) -> int:
     from PIL import Image
 
-    from ..model import load
 
     src, out = Path(args.input), Path(args.output)
     if not src.is_file():

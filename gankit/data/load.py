@@ -13,6 +13,7 @@ from ..config import DataConfig
 from ..errors import UserError
 from . import files
 from .dataset import Dataset
+from .photos import photo_patches
 from .toy import MIXTURES, toy_points
 from .transform import array_to_tensor
 
@@ -100,8 +101,6 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         x = x[: cfg.limit] if cfg.limit else x
         return Dataset(x=x, labels=None, num_classes=0, name=source)
     if source in BUNDLED_PATCHES:
-        from .photos import photo_patches
-
         images, labels = photo_patches(cfg.resolution), None
     elif source in BUNDLED:
         images, labels = BUNDLED[source][0]()

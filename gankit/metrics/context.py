@@ -10,14 +10,16 @@ import torch
 class EvalContext:
     """fake, real: (N, C, H, W) images in [-1, 1] or (N, D) points. `train` (default: real) is what
     the memorisation check compares with. `extractor(x) -> (features, probabilities or None)`;
-    None means the samples are their own features (points)."""
+    None means the samples are their own features (points). `cache`: values that depend on the
+    reference alone (its features, its k-NN radii), kept by a caller that evaluates again against
+    the same reference (evaluation during training)."""
 
     def __init__(self, fake: torch.Tensor, real: torch.Tensor, extractor=None, train: torch.Tensor | None = None,
-                 seed: int = 0, dataset: str = ""):
+                 seed: int = 0, dataset: str = "", cache: dict | None = None):
         self.fake, self.real = fake.float().cpu(), real.float().cpu()
         self.train = self.real if train is None else train.float().cpu()
         self.extractor, self.seed, self.dataset = extractor, seed, dataset
-        self.cache: dict = {}  # values several metrics share (the reference's k-NN radii)
+        self.cache: dict = {} if cache is None else cache  # reference-only values several metrics share
 
     @property
     def extractor_name(self) -> str:
@@ -39,7 +41,9 @@ class EvalContext:
 
     @cached_property
     def _real(self):
-        return self._extract(self.real)
+        if "real_features" not in self.cache:
+            self.cache["real_features"] = self._extract(self.real)
+        return self.cache["real_features"]
 
     @cached_property
     def _fake(self):

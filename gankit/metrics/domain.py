@@ -21,7 +21,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save
 from tqdm import tqdm
 
-from ..train.checkpoint import atomic_write_bytes
+from ..config import DataConfig
+from ..data import load_dataset
+from ..io import atomic_write_bytes
 
 HELD_OUT = 1000
 RECIPE = {"version": 1, "epochs": 4, "batch": 50, "lr": 2e-3, "seed": 0, "widths": (16, 32, 128)}
@@ -49,9 +51,6 @@ class DigitNet(nn.Module):
 @functools.lru_cache(maxsize=1)  # reading the bundled CSV takes seconds; callers must not modify
 def mnist_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(train x, train y, held-out x, held-out y) from the bundled MNIST, images in [-1, 1]."""
-    from ..config import DataConfig
-    from ..data import load_dataset
-
     data = load_dataset(DataConfig(source="mnist"))
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
     tr, ho = perm[:-HELD_OUT], perm[-HELD_OUT:]

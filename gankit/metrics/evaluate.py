@@ -15,6 +15,8 @@ from ..data import load_dataset
 from ..errors import UserError
 from . import calc_metrics, parse_names
 from .context import EvalContext
+from .domain import DomainExtractor
+from .inception import ImageExtractor, load_inception, load_torchscript
 
 MAX_REFERENCE = 10_000  # reference examples kept (a fixed random subset of larger sets)
 
@@ -57,15 +59,12 @@ def pick_extractor(sample: torch.Tensor, inception_weights: str | None = None, e
     """A user's TorchScript file, else Inception (given its weights), else the MNIST classifier for
     28x28 images with 1 or 3 channels; points need none."""
     if extractor:
-        from .inception import load_torchscript
         return load_torchscript(extractor)
     if inception_weights:
-        from .inception import ImageExtractor, load_inception
         return ImageExtractor(load_inception(inception_weights), "inception-v3 (pytorch-fid weights)")
     if sample.dim() == 2:
         return None
     if tuple(sample.shape[2:]) == (28, 28) and sample.shape[1] in (1, 3):
-        from .domain import DomainExtractor
         return DomainExtractor()
     raise UserError(f"no built-in feature extractor for {sample.shape[1]}x{sample.shape[2]}x{sample.shape[3]} images: "
                     "pass --inception-weights PATH or --extractor FILE.pt")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .thin_conv import Conv2d, ConvTranspose2d
+from ..accel import Conv2d, ConvTranspose2d
 
 
 def stages(resolution: int) -> tuple[int, int]:

@@ -6,8 +6,7 @@ import torch
 import torch.nn as nn
 
 from .dcgan import stages
-from .linear import Linear
-from .thin_conv import Conv2d
+from ..accel import Conv2d, Linear
 
 
 class Encoder(nn.Module):

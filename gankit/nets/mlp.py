@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn as nn
 
-from .linear import Linear
+from ..accel import Linear
 
 
 class Maxout(nn.Module):

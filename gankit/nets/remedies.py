@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .linear import Linear
+from ..accel import Linear
 
 Tensor = torch.Tensor
 

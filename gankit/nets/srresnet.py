@@ -19,8 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .linear import Linear
-from .thin_conv import Conv2d
+from ..accel import Conv2d, Linear
 
 
 class ResidualBlock(nn.Module):

@@ -1,23 +1,31 @@
-"""Recipes: one per GAN family. A recipe says what a discriminator step and a generator step
-compute; the training loop owns everything else (optimisers, alternation, logging, checkpoints)."""
+"""Recipes: one per GAN family. A recipe owns what a discriminator step and a generator step
+compute, forward and backward (`d_backward`, `g_backward`); the training loop owns everything else
+(optimisers, alternation, logging, checkpoints). The net builder and its architecture registry live
+in `recipes/nets.py`."""
 
 from __future__ import annotations
+
+import contextlib
+from typing import Callable
 
 from ..config import Config
 from ..data import Dataset
 from ..errors import UserError
 from .gan import Batch, GANRecipe, merge_stats
+from .nets import ARCHITECTURES, build_nets
 from .srgan import SRGANRecipe
 from .vaegan import VAEGANRecipe
 
 RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe}
 
 
-def build_recipe(cfg: Config, data: Dataset):
+def build_recipe(cfg: Config, data: Dataset,
+                 autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext):
+    """The recipe `cfg.recipe` for `data`; `autocast` is the context its forward passes run in."""
     recipe = RECIPES[cfg.recipe]
     if recipe.needs_images and not data.is_images:
         raise UserError(f"config key 'recipe': {cfg.recipe} needs image data, and data '{data.name}' holds points")
-    return recipe(cfg, data)
+    return recipe(cfg, data, autocast)
 
 
-__all__ = ["RECIPES", "build_recipe", "GANRecipe", "Batch", "merge_stats"]
+__all__ = ["RECIPES", "ARCHITECTURES", "build_recipe", "build_nets", "GANRecipe", "Batch", "merge_stats"]

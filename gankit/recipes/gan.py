@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Callable
-
+import contextlib
 import copy
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -14,9 +14,9 @@ from torch.func import functional_call
 from ..augment import augment, parse as parse_augment
 from ..config import Config
 from ..data import Dataset
-from ..nets import build_nets
 from ..errors import UserError
 from ..objectives import LOSSES, gradient_penalty, r1_penalty_of, r1_weight
+from .nets import build_nets
 
 Tensor = torch.Tensor
 
@@ -32,35 +32,54 @@ class Batch:
     fake_labels: Tensor | None
 
 
-Term = Callable[[], tuple[Tensor, dict[str, Tensor]]]  # builds one term of a loss: (loss, its logged stats)
-
-
 def merge_stats(into: dict[str, Tensor], stats: dict[str, Tensor]) -> None:
-    """Adds one term's stats; a stat that several terms report (loss_d) is their sum."""
+    """Adds one pass's stats; a stat that several passes report (loss_d) is their sum."""
     for k, v in stats.items():
         into[k] = into[k] + v if k in into else v
 
 
-def add_terms(terms: list[tuple[Tensor, dict[str, Tensor]]]) -> tuple[Tensor, dict[str, Tensor]]:
-    stats: dict[str, Tensor] = {}
-    for _, s in terms:
-        merge_stats(stats, s)
-    return sum(loss for loss, _ in terms), stats
+def unreduced(module: nn.Module, hold: bool = True) -> contextlib.AbstractContextManager:
+    """Under DDP, while `hold`: a context in which `module`'s gradients are not reduced across ranks
+    (a pass whose gradients are summed with a later pass's before the one reduction)."""
+    no_sync = getattr(module, "no_sync", None)
+    return no_sync() if no_sync and hold else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module):
+    """A context in which `module`'s weights take no gradient (G's step through a frozen D)."""
+    params = list(module.parameters())
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 class GANRecipe:
-    """Every family of issue 3 is this recipe with options: the loss (nonsat, minimax, wasserstein,
-    hinge, lsgan), penalties (WGAN-GP, R1, clipping), the conditional form, and the remedies
-    (packing, minibatch std / discrimination, unrolled D, an EMA of G)."""
+    """The noise-to-sample GAN with its options: the loss (nonsat, minimax, wasserstein, hinge,
+    lsgan), penalties (WGAN-GP, R1, clipping), the conditional form, and the remedies (packing,
+    minibatch std / discrimination, unrolled D, an EMA of G).
+
+    A recipe owns its two phases whole, as stylegan2-ada's `Loss.accumulate_gradients` does:
+    `d_backward` and `g_backward` run the forward passes, the backward passes and the rule for when
+    gradients are reduced across ranks; the training loop only zeroes gradients, calls a phase and
+    steps its optimiser."""
 
     reuses_fake = True  # G's step can take the D step's fakes (train.reuse_fake)
     needs_images = False
     draws_from_noise = True  # G maps latents to samples (sampling, latent interpolation)
-    unused_keys: tuple[str, ...] = ()  # config keys this family never reads (refused when set)
+    # The config keys this recipe reads, among the sections recipes own (configure.RECIPE_SECTIONS):
+    # a whole section by its name, or single keys. A key set that the chosen recipe does not read is
+    # refused when a run starts.
+    options: tuple[str, ...] = ("loss", "model", "remedies", "penalty")
     d_updates = 0  # D updates so far, counted by after_d_step (lazy R1 needs it; the loop restores it on resume)
 
-    def __init__(self, cfg: Config, data: Dataset):
+    def __init__(self, cfg: Config, data: Dataset, autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext):
         self.cfg = cfg
+        self.autocast = autocast  # the context of every forward pass (the loop's mixed precision)
         self.z_dim = cfg.model.z_dim
         self.loss = LOSSES[cfg.loss]
         self.conditional = cfg.model.conditional
@@ -72,8 +91,7 @@ class GANRecipe:
         if self.augment and not data.is_images:
             raise UserError(f"config key 'remedies.augment': DiffAugment needs image data, '{data.name}' holds points")
         # A D that scores each sample (or packed group) on its own can take real and fake in one
-        # batch: one pass of twice the size instead of two (fewer, larger matrix products; 4-9%
-        # faster here than two passes backpropagated one by one). Batch
+        # batch: one pass of twice the size instead of two (fewer, larger matrix products). Batch
         # norm, minibatch std and minibatch discrimination mix the batch, so they keep two passes.
         batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
         self.joint_d = not (batch_norm or cfg.remedies.mbstd or cfg.remedies.minibatch_disc)
@@ -123,76 +141,110 @@ class GANRecipe:
         args = (x, labels) if self.conditional else (x,)
         return self.D(*args) if params is None else functional_call(self.D, params, args)
 
-    def _d_real_fake(self, batch: Batch, fake: Tensor, params: dict | None = None) -> tuple[Tensor, Tensor]:
-        """D's logits for the real batch and for `fake`: one pass over both where D allows it."""
+    def _d_real_fake(self, real: Tensor, labels: Tensor | None, fake: Tensor, fake_labels: Tensor | None,
+                     params: dict | None = None) -> tuple[Tensor, Tensor]:
+        """D's logits for `real` and for `fake`: one pass over both where D allows it."""
         if not self.joint_d:
-            return self._d(batch.real, batch.labels, params), self._d(fake, batch.fake_labels, params)
-        labels = torch.cat([batch.labels, batch.fake_labels]) if self.conditional else None
-        logits = self._d(torch.cat([batch.real, fake]), labels, params)
-        return logits.split([len(batch.real) // self.cfg.remedies.pack, len(fake) // self.cfg.remedies.pack])
+            return self._d(real, labels, params), self._d(fake, fake_labels, params)
+        both_labels = torch.cat([labels, fake_labels]) if self.conditional else None
+        logits = self._d(torch.cat([real, fake]), both_labels, params)
+        return logits.split([len(real) // self.cfg.remedies.pack, len(fake) // self.cfg.remedies.pack])
 
-    def d_terms(self, batch: Batch, fake: Tensor | None = None) -> list[Term]:
-        """D's loss on a real and a fake batch (G frozen: no gradient reaches it), as terms to build
-        one at a time: each is one pass of D, and their sum is the loss. The loop backpropagates each
-        term before it builds the next, so that one pass's activations are freed before the next
-        pass allocates its own (pytorch/examples' DCGAN does the same): fewer page faults and less
-        peak memory, and the dcgan-mnist step 4-9% faster on this CPU. `fake`: the batch's fakes
-        when the loop has drawn them already (to reuse them in G's step)."""
-        if fake is None:
-            with torch.no_grad():
-                fake = self.generate(batch.z, batch.fake_labels)
-        fake = fake.detach()
+    def fakes_for_d(self, batch: Batch) -> Tensor:
+        """What D's step scores as fake, drawn with G frozen: G(z) for the batch's latents."""
+        with torch.no_grad(), self.autocast():
+            return self.generate(batch.z, batch.fake_labels)
+
+    def fakes_for_g(self, batch: Batch) -> Tensor:
+        """G(z) with its graph kept: drawn once before D's step, so that G's step can push the same
+        fakes through the updated D (train.reuse_fake: one G forward per iteration)."""
+        with self.autocast():
+            return self.generate(batch.z, batch.fake_labels)
+
+    def d_backward(self, batch: Batch, fake: Tensor | None = None) -> dict[str, Tensor]:
+        """D's phase: what D minimises, backpropagated into D's gradients (G frozen: none reach it),
+
+            L_D = loss.d_real(D(x)) + r1_w * R1(x) + loss.d_fake(D(G(z))) + gp_weight * GP(x, G(z)),
+
+        R1 from D's own pass over x when lazy R1 is due, GP on interpolates between x and G(z).
+        A D that mixes its batch (batch norm, minibatch features) takes x and G(z) in two passes, each
+        backpropagated before the next runs, so that one pass's activations are freed before the next
+        allocates its own (as pytorch/examples' DCGAN does); under DDP the first pass's gradients wait
+        for the second, so D's gradients are reduced once. `fake`: the batch's fakes when the loop has
+        drawn them already (to reuse them in G's step). Returns the logged stats."""
+        fake = (self.fakes_for_d(batch) if fake is None else fake).detach()
         p = self.cfg.penalty
         r1_w = r1_weight(p.r1_gamma, p.r1_every, self.d_updates)  # lazy R1: 0 between its updates
-        if r1_w:  # R1 differentiates the loss's own pass over the real batch
-            batch = replace(batch, real=batch.real.detach().requires_grad_(True))
-        terms = [lambda: self._joint_term(batch, fake, r1_w)] if self.joint_d else self._pass_terms(batch, fake, r1_w)
-        if p.gp_weight > 0:  # its pass joins the last term: as a term of its own, wgangp-mnist's step ran 3-9% slower
-            last = terms[-1]
-            terms[-1] = lambda: add_terms([last(), self._gp_term(batch, fake)])
-        return terms
+        real = batch.real.detach().requires_grad_(True) if r1_w else batch.real  # R1 differentiates this pass
+        stats: dict[str, Tensor] = {}
+        if self.joint_d:
+            with self.autocast():
+                real_logits, fake_logits = self._d_real_fake(real, batch.labels, fake, batch.fake_labels)
+                loss = self._real_loss(real_logits, real, r1_w, stats) + self._fake_loss(fake_logits, stats)
+                loss = loss + self._gp(batch, fake, stats)
+            loss.backward()
+            return stats
+        with unreduced(self.D):
+            with self.autocast():
+                loss = self._real_loss(self._d(real, batch.labels), real, r1_w, stats)
+            loss.backward()
+        with self.autocast():
+            loss = self._fake_loss(self._d(fake, batch.fake_labels), stats) + self._gp(batch, fake, stats)
+        loss.backward()
+        return stats
 
-    def _pass_terms(self, batch: Batch, fake: Tensor, r1_w: float = 0.0) -> list[Term]:
-        """D's pass over the real batch (with R1 when it is due), then its pass over `fake`: a term each."""
-        return [lambda: self._real_loss(self._d(batch.real, batch.labels), batch.real, r1_w),
-                lambda: self._fake_loss(self._d(fake, batch.fake_labels))]
+    def g_backward(self, batch: Batch, fake: Tensor | None = None) -> dict[str, Tensor]:
+        """G's phase: G's loss through a frozen D, backpropagated into G's gradients (D's weights
+        take none; under DDP D's reducer is told not to wait for them). Returns the logged stats."""
+        with frozen(self.D):
+            with unreduced(self.D), self.autocast():
+                loss, stats = self.g_loss(batch, fake)
+            loss.backward()
+        return stats
 
     def d_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
-        """D's whole loss in one graph: the sum of `d_terms`."""
-        return add_terms([term() for term in self.d_terms(batch, fake)])
+        """D's whole loss in one graph, not backpropagated (the formula of `d_backward`, for checks)."""
+        fake = (self.fakes_for_d(batch) if fake is None else fake).detach()
+        p = self.cfg.penalty
+        r1_w = r1_weight(p.r1_gamma, p.r1_every, self.d_updates)
+        real = batch.real.detach().requires_grad_(True) if r1_w else batch.real
+        stats: dict[str, Tensor] = {}
+        real_logits, fake_logits = self._d_real_fake(real, batch.labels, fake, batch.fake_labels)
+        loss = self._real_loss(real_logits, real, r1_w, stats) + self._fake_loss(fake_logits, stats)
+        return loss + self._gp(batch, fake, stats), stats
 
     def _squash(self, logits: Tensor) -> Tensor:
         """The mean of D's outputs, logged: a probability for the classic losses, a score otherwise."""
         return (torch.sigmoid(logits.detach()) if self.loss.probabilities else logits.detach()).mean()
 
-    def _real_loss(self, logits: Tensor, real: Tensor, r1_w: float = 0.0) -> tuple[Tensor, dict[str, Tensor]]:
+    def _real_loss(self, logits: Tensor, real: Tensor, r1_w: float, stats: dict[str, Tensor]) -> Tensor:
         """D's loss on its logits for the real batch, plus R1 from the same pass when it is due."""
         loss = self.loss.d_real(logits)
-        stats = {"loss_d": loss.detach(), "d_real": self._squash(logits)}
+        merge_stats(stats, {"loss_d": loss.detach(), "d_real": self._squash(logits)})
         if r1_w:
             r1 = r1_penalty_of(logits, real, self.cfg.remedies.pack)
             loss = loss + r1_w * r1
             stats["r1"] = r1.detach() * self.cfg.penalty.r1_every  # the log's per-step mean is then the mean measured R1
-        return loss, stats
+        return loss
 
-    def _fake_loss(self, logits: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def _fake_loss(self, logits: Tensor, stats: dict[str, Tensor]) -> Tensor:
         loss = self.loss.d_fake(logits)
-        return loss, {"loss_d": loss.detach(), "d_fake": self._squash(logits)}
+        merge_stats(stats, {"loss_d": loss.detach(), "d_fake": self._squash(logits)})
+        return loss
 
-    def _joint_term(self, batch: Batch, fake: Tensor, r1_w: float) -> tuple[Tensor, dict[str, Tensor]]:
-        real_logits, fake_logits = self._d_real_fake(batch, fake)
-        return add_terms([self._real_loss(real_logits, batch.real, r1_w), self._fake_loss(fake_logits)])
-
-    def _gp_term(self, batch: Batch, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        # Interpolates pair real i with fake i, so both carry the real batch's labels.
+    def _gp(self, batch: Batch, fake: Tensor, stats: dict[str, Tensor]) -> Tensor | float:
+        """WGAN-GP's term (0 when off). Interpolates pair real i with fake i, so both carry the real batch's labels."""
+        if not self.cfg.penalty.gp_weight > 0:
+            return 0.0
         eps = torch.rand(batch.real.shape[0], device=batch.real.device)
         gp = gradient_penalty(lambda x: self._d(x, batch.labels), batch.real, fake, eps, self.cfg.remedies.pack)
-        return self.cfg.penalty.gp_weight * gp, {"gp": gp.detach()}
+        stats["gp"] = gp.detach()
+        return self.cfg.penalty.gp_weight * gp
 
     def g_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
-        """G's loss through D; the loop has switched off D's weight gradients. Recipes that need
-        real data in G's step (SRGAN's content loss, VAE-GAN's encoder) find it in `batch.real`.
-        `fake`: G's output for `batch.z`, graph kept, when the D step drew it already."""
+        """G's loss through D (`g_backward` has frozen D's weights). Recipes that need real data in
+        G's step (SRGAN's content loss, VAE-GAN's encoder) find it in `batch.real`. `fake`: G's
+        output for `batch.z`, graph kept, when the loop drew it before D's step."""
         if fake is None:
             fake = self.generate(batch.z, batch.fake_labels)
         params = self._unrolled_params(batch, fake) if self.cfg.remedies.unrolled_steps else None
@@ -211,7 +263,7 @@ class GANRecipe:
         v2 = {k: torch.zeros_like(v) for k, v in params.items()}
         for t in range(1, self.cfg.remedies.unrolled_steps + 1):
             state = {**params, **buffers}
-            loss = self.loss.d(*self._d_real_fake(batch, fake, state))
+            loss = self.loss.d(*self._d_real_fake(batch.real, batch.labels, fake, batch.fake_labels, state))
             grads = torch.autograd.grad(loss, list(params.values()), create_graph=True, allow_unused=True)
             new = {}
             for (k, p), g in zip(params.items(), grads):

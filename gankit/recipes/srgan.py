@@ -14,6 +14,7 @@ progress grids show super-resolved patches; a finished run has no pool, so `gank
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
@@ -23,10 +24,9 @@ import torch.nn.functional as F
 from ..config import Config
 from ..data import Dataset
 from ..errors import UserError
-from ..nets.init import dcgan_init
-from ..nets.srresnet import SRDiscriminator, SRResNet, downsample
+from ..nets import SRDiscriminator, SRResNet, dcgan_init, downsample
 from ..objectives import LOSSES
-from .gan import Batch, GANRecipe, Term
+from .gan import Batch, GANRecipe
 
 Tensor = torch.Tensor
 
@@ -87,14 +87,13 @@ class SRGANRecipe(GANRecipe):
     needs_images = True
     draws_from_noise = False  # G upscales images; its "latents" are LR patches of the training pool
     # Its own nets (SRResNet, the paper's D) and its own D and G steps: none of GANRecipe's options.
-    unused_keys = ("model.arch", "model.z_dim", "model.conditional", "model.spectral_norm", "model.g_refine",
-                   "remedies.pack", "remedies.mbstd", "remedies.minibatch_disc", "remedies.unrolled_steps",
-                   "remedies.ema", "remedies.augment", "penalty.gp_weight", "penalty.r1_gamma")
+    options = ("loss", "model.g_width", "model.d_width", "penalty.clip", "srgan")
 
-    def __init__(self, cfg: Config, data: Dataset):
-        self.cfg, self.sr = cfg, cfg.srgan
+    def __init__(self, cfg: Config, data: Dataset, autocast=contextlib.nullcontext):
+        self.cfg, self.sr, self.autocast = cfg, cfg.srgan, autocast
         # Not a noise-to-image GAN: no classes, no augmentation and no EMA generator (GANRecipe's other options).
         self.conditional, self.num_classes, self.augment, self.G_ema = False, 0, None, None
+        self.joint_d = False  # D has batch norm: real and fake in passes of their own
         self.scale = cfg.srgan.scale
         self.loss = LOSSES[cfg.loss]
         self.pool = data.x  # HR patches; LR "latents" are cut from them
@@ -120,11 +119,10 @@ class SRGANRecipe(GANRecipe):
     def upscale(self, lr: Tensor) -> Tensor:
         return self.G(lr).clamp(-1, 1)
 
-    def d_terms(self, batch: Batch, fake: Tensor | None = None) -> list[Term]:
-        """D against the HR batch, and against G's upscaling of its LR version."""
-        with torch.no_grad():
-            fake = self.G(self.low_res(batch.real))
-        return self._pass_terms(batch, fake)
+    def fakes_for_d(self, batch: Batch) -> Tensor:
+        """D scores the HR batch against G's upscaling of its LR version."""
+        with torch.no_grad(), self.autocast():
+            return self.G(self.low_res(batch.real))
 
     def content_loss(self, sr: Tensor, hr: Tensor) -> Tensor:
         if self.sr.content == "vgg":

@@ -12,15 +12,15 @@ encoder's loss, which matters less here than the simplicity of one G step in the
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 
 from ..config import Config
 from ..data import Dataset
-from ..nets.encoder import Encoder
-from ..nets.init import dcgan_init
-from ..nets.remedies import flatten_features
-from .gan import Batch, GANRecipe, Term
+from ..nets import Encoder, dcgan_init, flatten_features
+from .gan import Batch, GANRecipe
 
 Tensor = torch.Tensor
 
@@ -36,11 +36,13 @@ class VAEGANRecipe(GANRecipe):
     needs_images = True
     # G's step reads D's features directly, past the layers the remedies add; D's step is its own,
     # without penalties or augmentation, and G's without unrolling.
-    unused_keys = ("model.conditional", "remedies.pack", "remedies.mbstd", "remedies.minibatch_disc",
-                   "remedies.unrolled_steps", "remedies.augment", "penalty.gp_weight", "penalty.r1_gamma")
+    options = ("loss", "model.arch", "model.z_dim", "model.g_width", "model.d_width", "model.spectral_norm",
+               "model.cond_mode", "model.g_layers", "model.d_layers", "model.maxout_pieces", "model.dropout",
+               "model.g_batch_norm", "model.g_refine", "remedies.ema", "penalty.clip", "penalty.r1_every", "vaegan")
 
-    def __init__(self, cfg: Config, data: Dataset):
-        super().__init__(cfg, data)
+    def __init__(self, cfg: Config, data: Dataset, autocast=contextlib.nullcontext):
+        super().__init__(cfg, data, autocast)
+        self.joint_d = False  # real, prior samples and reconstructions: passes of their own
         self.v = cfg.vaegan
         c, r = data.x.shape[1], data.x.shape[2]
         self.E = Encoder(r, c, cfg.model.z_dim, cfg.model.d_width)
@@ -64,12 +66,11 @@ class VAEGANRecipe(GANRecipe):
         logvar = logvar.clamp(-10.0, 10.0)  # exp() stays finite early in training
         return mean + (0.5 * logvar).exp() * noise, mean, logvar
 
-    def d_terms(self, batch: Batch, fake: Tensor | None = None) -> list[Term]:
-        """D against the data, and against G's samples from the prior and its reconstructions."""
-        with torch.no_grad():
+    def fakes_for_d(self, batch: Batch) -> Tensor:
+        """D scores the data against G's samples from the prior and its reconstructions."""
+        with torch.no_grad(), self.autocast():
             z, _, _ = self._posterior(batch.real, torch.randn_like(batch.z))
-            fake = torch.cat([self.G(batch.z), self.G(z)])
-        return self._pass_terms(batch, fake)
+            return torch.cat([self.G(batch.z), self.G(z)])
 
     def g_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         x = batch.real

@@ -14,7 +14,7 @@ import io
 import math
 from pathlib import Path
 
-from ..train.checkpoint import atomic_write_bytes
+from ..io import atomic_write_bytes
 from .plots import read_metrics
 
 # Keys of a training record that are not evaluation metrics (losses and D outputs are found by prefix).

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..data.toy import MIXTURES
-from ..train.checkpoint import atomic_write_bytes
+from ..io import atomic_write_bytes
 
 SNAPSHOTS = "toy_snapshots.npz"
 N_POINTS = 1000  # generator samples per snapshot: enough for a histogram, cheap to store

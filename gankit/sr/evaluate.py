@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..data.photos import HELD_OUT_PHOTOS, photo
+from ..model import load
 from ..nets.srresnet import bicubic, downsample
 from .quality import psnr, ssim
 from .tiles import upscale_tiled
@@ -56,8 +57,6 @@ def evaluate(model, out_dir: Path | None = None) -> list[dict]:
 
 
 def main(argv: list[str]) -> None:
-    from ..model import load
-
     model = load(argv[0])
     out_dir = Path(argv[1]) if len(argv) > 1 else None
     if out_dir:

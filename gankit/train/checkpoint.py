@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,9 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from ..errors import UserError
+from ..io import atomic_write_bytes
 
 META_KEY = "gankit"
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)  # read the process umask once (os.umask can only read it by setting it)
 CHECKSUM_KEY = "sha256"
 # The layout of the tensors in a checkpoint. Files from before the key existed are format 1.
 # 2: the DCGAN critic's head reads its features in height, width, channel order (was channel, height,
@@ -35,26 +33,6 @@ CHECKSUM_KEY = "sha256"
 #    loads without error into the new nets but computes a different function, so it is refused.
 FORMAT_KEY, FORMAT = "format", 2
 LAST, PREV = "last.safetensors", "prev.safetensors"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the file a normal mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:

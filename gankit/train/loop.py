@@ -1,8 +1,9 @@
 """The one training loop every GAN family runs.
 
 Per generator step: `d_steps` discriminator updates, each on a real batch and a fake batch with G
-frozen, then one generator update through a frozen D. The recipe says what each loss is; the loop
-owns the optimisers, the budget, logging, sample grids and checkpoints.
+frozen, then one generator update through a frozen D. The recipe owns both phases (what each loss
+is, its forward and backward passes); the loop walks the phases and owns the optimisers, the
+budget, logging, sample grids, evaluation and checkpoints.
 """
 
 from __future__ import annotations
@@ -20,20 +21,21 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..config import Config, dump_yaml, from_dict, refuse_unused
+from ..accel import use_cpu_kernels
+from ..config import Config, dump_yaml
+from ..configure import from_dict, refuse_unread
 from ..data import load_dataset
 from ..errors import Diverged, UserError
-from ..metrics.during import evaluate_step
-from ..nets.linear import use_onednn
-from ..nets.thin_conv import use_product_path
-from ..recipes import Batch, build_recipe, merge_stats
+from ..io import atomic_write_bytes
+from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
 from ..report.live import LiveReport
-from .batches import Batches
 from . import distributed
-from .checkpoint import (atomic_write_bytes, checkpoint_candidates, load_latest, load_optimizer, pack_optimizer,
-                         pack_state, save_checkpoint, unpack_state)
+from .batches import Batches
+from .checkpoint import (checkpoint_candidates, load_latest, load_optimizer, pack_optimizer, pack_state,
+                         save_checkpoint, unpack_state)
 from .device import autocast_dtype, resolve_device
+from .evaluation import Evaluator
 
 
 @dataclass
@@ -48,11 +50,6 @@ class Run:
     @property
     def last_checkpoint(self) -> Path:
         return self.dir / "checkpoints" / "last.safetensors"
-
-
-def _set_requires_grad(module: torch.nn.Module, flag: bool) -> None:
-    for p in module.parameters():
-        p.requires_grad_(flag)
 
 
 class Trainer:
@@ -71,14 +68,16 @@ class Trainer:
         layout = torch.channels_last if cfg.train.channels_last and self.data.is_images else torch.contiguous_format
         self.x = self.data.x.to(self.device).contiguous(memory_format=layout)
         self.labels = None if self.data.labels is None else self.data.labels.to(self.device)
-        self.recipe = build_recipe(cfg, self.data)
-        # CPU kernel choices; torch.compile picks its own kernels (and cannot lower oneDNN's matmul op)
-        own_cpu_kernels = self.device.type == "cpu" and not cfg.train.compile
-        for module in self.recipe.modules().values():
+        self.recipe = build_recipe(cfg, self.data, self.autocast)
+        modules = list(self.recipe.modules().values())
+        for module in modules:
             module.to(self.device, memory_format=layout)
-            use_onednn(module, cfg.train.onednn_linear and own_cpu_kernels)
-            use_product_path(module, cfg.train.thin_conv_products and own_cpu_kernels)
-            if cfg.train.compile:
+        # gankit's CPU kernels; torch.compile picks its own (and cannot lower oneDNN's matmul op)
+        own_cpu_kernels = self.device.type == "cpu" and not cfg.train.compile
+        use_cpu_kernels(modules, linear=cfg.train.onednn_linear and own_cpu_kernels,
+                        thin_conv=cfg.train.thin_conv_products and own_cpu_kernels)
+        if cfg.train.compile:
+            for module in modules:
                 module.compile()  # in place: state_dict keys stay those of the plain module
         if self.dist.enabled:  # DDP around G and D; state is saved unwrapped, so N ranks resume on M
             self.recipe.G = distributed.wrap(self.recipe.G, self.dist, self.device, cfg.dist.sync_bn)
@@ -107,6 +106,7 @@ class Trainer:
         # non-finite (-1: none yet) and the losses at that step.
         self.bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
         self.bad_losses: dict[str, torch.Tensor] = {}
+        self.evaluator: Evaluator | None = None  # built at the first evaluation (evaluation.every)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Every optimiser whose state a checkpoint holds."""
@@ -129,25 +129,11 @@ class Trainer:
                      z=shard(self.recipe.sample_z(n, self.noise_gen)),
                      fake_labels=shard(self.recipe.sample_labels(n, self.noise_gen)))
 
-    @staticmethod
-    def _unreduced(module: torch.nn.Module, hold: bool = True) -> contextlib.AbstractContextManager:
-        """Under DDP, while `hold`: a context in which `module`'s gradients are not reduced across ranks."""
-        no_sync = getattr(module, "no_sync", None)
-        return no_sync() if no_sync and hold else contextlib.nullcontext()
-
     def d_step(self, batch: Batch | None = None, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """One D update on a real batch and fakes (drawn here, with G frozen, unless given)."""
+        """One D update on a real batch and fakes (drawn by the recipe, with G frozen, unless given)."""
         batch = batch if batch is not None else self.next_batch()
-        with self.autocast():
-            terms = self.recipe.d_terms(batch, fake)
         self.opt_d.zero_grad(set_to_none=True)
-        stats: dict[str, torch.Tensor] = {}
-        for i, term in enumerate(terms):  # each term's graph is gone before the next is built
-            with self._unreduced(self.recipe.D, i < len(terms) - 1):  # D's gradients reduced once, with the last term
-                with self.autocast():
-                    loss, term_stats = term()
-                loss.backward()
-            merge_stats(stats, term_stats)
+        stats = self.recipe.d_backward(batch, fake)
         self.opt_d.step()
         self.recipe.after_d_step()
         self.images_seen += len(batch.real) * self.dist.world
@@ -156,31 +142,26 @@ class Trainer:
     def g_step(self, batch: Batch | None = None, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One G update through a frozen D, on fresh latents unless the D step's fakes are given."""
         batch = batch if batch is not None else self.next_batch()
-        _set_requires_grad(self.recipe.D, False)  # G's step needs no gradient for D's weights
-        with self._unreduced(self.recipe.D), self.autocast():  # D's reducer must not wait for grads here
-            loss, stats = self.recipe.g_loss(batch, fake)
         self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
+        stats = self.recipe.g_backward(batch, fake)
         self.opt_g.step()
-        _set_requires_grad(self.recipe.D, True)
         self.recipe.after_g_step()
         return stats
 
     def train_step(self) -> dict[str, torch.Tensor]:
+        """`d_steps` D updates, then one G update. With train.reuse_fake the last D step's fakes,
+        drawn once with G's graph kept (D sees them detached), are the ones G's step pushes through
+        the updated D: one G forward per iteration. Otherwise G's step draws a batch of its own."""
+        reuse = self.cfg.train.reuse_fake and self.recipe.reuses_fake
         stats: dict[str, torch.Tensor] = {}
-        if not (self.cfg.train.reuse_fake and self.recipe.reuses_fake):
-            for _ in range(self.cfg.optim.d_steps):
-                stats.update(self.d_step())
-            stats.update(self.g_step())
-        else:
-            # The last D step's fakes, generated once with G's graph kept (D sees them detached),
-            # are the ones G's step pushes through the updated D: one G forward per iteration.
-            for i in range(self.cfg.optim.d_steps):
-                batch = self.next_batch()
-                with self.autocast():
-                    fake = self.recipe.generate(batch.z, batch.fake_labels) if i == self.cfg.optim.d_steps - 1 else None
-                stats.update(self.d_step(batch, fake))
-            stats.update(self.g_step(batch, fake))
+        d_steps = self.cfg.optim.d_steps
+        for i in range(d_steps):
+            batch = self.next_batch()
+            fake = self.recipe.fakes_for_g(batch) if reuse and i == d_steps - 1 else None
+            stats.update(self.d_step(batch, fake))
+        if not reuse:
+            batch, fake = self.next_batch(), None
+        stats.update(self.g_step(batch, fake))
         self.step += 1
         self._watch(stats)
         return stats
@@ -250,7 +231,8 @@ class Trainer:
                 if self.step % t.checkpoint_every == 0:
                     self.elapsed = time.monotonic() - start
                     self.save(periodic=True)
-                evaluate_step(self)  # every evaluation.every steps: metrics.jsonl and checkpoints/best
+                if main and self.cfg.evaluation.every and self.step % self.cfg.evaluation.every == 0:
+                    self.evaluate()
         finally:
             bar.close()
         self.check_finite()
@@ -310,6 +292,20 @@ class Trainer:
         path = save_samples(samples, self.dir / "samples" / f"step_{self.step:06d}.png")
         self.live.on_sample(self.step, self.recipe, self.device, path)
         return path
+
+    def evaluate(self) -> dict:
+        """Metrics of the sampler now, appended to metrics.jsonl; checkpoints/best when they improved."""
+        best_file = self.dir / "checkpoints" / "best.safetensors"
+        if self.evaluator is None:
+            self.evaluator = Evaluator(self.cfg.evaluation, self.recipe, self.data, self.device, best_file)
+        record = self.evaluator.evaluate(self.step)
+        if record.get("best", {}).get("improved"):
+            tensors, meta = self.state()
+            meta["best"] = {"metric": record["best"]["metric"], "value": record["best"]["value"], "step": self.step}
+            save_checkpoint(best_file, tensors, meta)
+        with open(self.dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        return record
 
     # ---- checkpoints ----------------------------------------------------------------------
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:
@@ -405,7 +401,7 @@ def default_run_dir(cfg: Config) -> Path:
 
 def train(cfg: Config, out: str | Path | None = None, progress: bool | None = None) -> Run:
     """Train `cfg` into the run directory `out` (default runs/NAME-TIMESTAMP); returns the finished Run."""
-    refuse_unused(cfg)
+    refuse_unread(cfg)
     out = Path(out) if out else default_run_dir(cfg)
     _check_run_dir(out)
     return fit_guarded(Trainer(cfg, out, progress))  # the folder is created only once set-up has succeeded

@@ -1,13 +1,12 @@
-"""Convolutions onto a thin map (1 or 3 channels) computed as a matrix product (a CPU training switch).
+"""Convolutions onto a thin map (1 or 3 channels) computed as a matrix product.
 
 G's last layer (a transposed convolution, 64 -> 1 channel) and the input gradient of D's first
-(a convolution 1 -> 64, whose input gradient is the same operation) run on oneDNN's kernels at
-~25 GFLOP/s on this CPU: ~2 ms each at batch 128 for 51 MFLOP, made for wide outputs. Written out,
-that operation is one product of the wide map's pixel rows with the weight ((N*H*W x 64) times
-(64 x k*k*C)), where oneDNN's matmul is fast, and a col2im sum of the products back into the thin
-map's patches: ~0.55 ms together. The rest stays on oneDNN's convolution, which is fast there: a
-convolution from a thin map (D's first layer forward, G's last layer's input gradient) and the
-weight gradients.
+(a convolution 1 -> 64, whose input gradient is the same operation) are slow on oneDNN's
+convolution kernels, which are made for wide outputs. Written out, that operation is one product of
+the wide map's pixel rows with the weight ((N*H*W x 64) times (64 x k*k*C)), where oneDNN's matmul
+is fast, and a col2im sum of the products back into the thin map's patches. The rest stays on
+oneDNN's convolution, which is fast there: a convolution from a thin map (D's first layer forward,
+G's last layer's input gradient) and the weight gradients.
 
 _ThinConvT is that operation. Its gradients are a thin-input convolution and a weight gradient,
 PyTorch's own differentiable ops, and _ThinConv (a convolution from a thin map) takes its input
@@ -57,7 +56,7 @@ def _weight_rows(w: Tensor) -> Tensor:
 def _fold(rows: Tensor, n: int, c: int, g: Geometry) -> Tensor:
     """col2im: each row of (N*Ho*Wo, kh*kw*C) added back over the k x k patch it belongs to; channels-last.
     With the kernel a multiple of the stride (k = q*s), a patch covers q x q whole s x s blocks, so the
-    rows add back in q*q block-aligned sums instead of k*k strided ones (0.35 vs 0.57 ms here)."""
+    rows add back in q*q block-aligned sums instead of k*k strided ones."""
     (kh, kw), (sh, sw), (ph, pw), (ho, wo), (h, w) = g.kernel, g.stride, g.padding, g.out, g.size
     qh, qw = kh // sh, kw // sw
     cols = rows.view(n, ho, wo, qh, sh, qw, sw, c)
@@ -147,8 +146,7 @@ class ConvTranspose2d(nn.ConvTranspose2d):
         return x if self.bias is None else x + self.bias.view(1, -1, 1, 1)
 
 
-# The thin side's channels times the kernel's area. Forward and backward at batch 16-128, the product path
-# ran 1.1-2x faster up to 48 (1 or 3 channels, 4x4 or 3x3 kernels) and 0.6x at 243 (3 channels, 9x9).
+# The thin side's channels times the kernel's area up to which the product path pays (docs/performance.md).
 MAX_PATCH = 64
 
 
@@ -160,12 +158,12 @@ def _thin(m: nn.Module) -> bool:
     return plain and thin_channels * m.kernel_size[0] * m.kernel_size[1] <= MAX_PATCH
 
 
-def use_product_path(module: nn.Module, on: bool = True) -> int:
-    """Switch the thin convolutions of `module` onto the product path, or all back to oneDNN's
-    convolution; returns how many are switched."""
+def use_product_path(module: nn.Module, conv: bool = True, conv_transpose: bool = True) -> int:
+    """Switch the thin convolutions (`conv`) and thin transposed convolutions (`conv_transpose`) of
+    `module` onto the product path, the others back to oneDNN's convolution; returns how many are switched."""
     switched = 0
     for m in module.modules():
         if isinstance(m, (Conv2d, ConvTranspose2d)):
-            m.product_path = on and _thin(m)
+            m.product_path = (conv if isinstance(m, Conv2d) else conv_transpose) and _thin(m)
             switched += m.product_path
     return switched

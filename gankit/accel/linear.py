@@ -1,12 +1,10 @@
-"""Linear layers whose products can run on oneDNN instead of the BLAS (the CPU training switch).
+"""Linear layers whose products can run on oneDNN's matmul instead of the BLAS.
 
-On CPU, PyTorch's `F.linear` and `@` call MKL's sgemm. On the AMD EPYC (Zen 5) we build on, MKL takes
-its AVX2 path, while oneDNN runs AVX-512: at 128 x 784 x 1280 the forward product took 0.61 ms
-through oneDNN's matmul against 1.42 ms through MKL, and both gradients ran 2x faster as well.
-`onednn_linear` runs the forward and both gradients on oneDNN's matmul (`mkldnn._linear_pointwise`,
-the op torch.compile's CPU backend uses for linear layers). The trainer switches it on for the
-nets it trains on CPU without torch.compile (`train.onednn_linear`). The weights and the checkpoints
-stay those of nn.Linear.
+On CPU, PyTorch's `F.linear` and `@` call MKL's sgemm, which on some CPUs takes a narrower vector
+path than oneDNN (MKL picks its kernels by vendor, oneDNN by instruction set). `onednn_linear` runs the
+forward and both gradients on oneDNN's matmul (`mkldnn._linear_pointwise`, the op torch.compile's CPU
+backend uses for linear layers). The weights and the checkpoints stay those of nn.Linear; only where
+the product runs changes.
 """
 
 from __future__ import annotations
@@ -83,9 +81,8 @@ class Linear(nn.Linear):
         return onednn_linear(x, self.weight, self.bias) if self.onednn else F.linear(x, self.weight, self.bias)
 
 
-# oneDNN's matmul costs ~0.1 ms more per call than MKL's and wins only on large products: measured
-# forward and backward at batch 64-128, 512 -> 512 ran 1.5x, 784 -> 1280 1.35x and 256 -> 1280 1.6x
-# faster, while 100 -> 512 ran 0.64x, 64 -> 3136 (DCGAN's projection) 1.0x and 3136 -> 1 (a D head) 0.5x.
+# oneDNN's matmul costs more per call than MKL's and wins only on large products (both sides of at least
+# this many features; docs/performance.md).
 MIN_FEATURES = 256
 
 
