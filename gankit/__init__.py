@@ -5,6 +5,6 @@ from .configure import load_config
 from .errors import UserError
 from .model import Model, load
 from .train import Run, train
+from .version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["Config", "load_config", "UserError", "Model", "load", "Run", "train", "__version__"]

@@ -6,7 +6,7 @@ import argparse
 import sys
 import traceback
 
-from . import __version__
+from .version import __version__
 from .commands import COMMANDS
 from .errors import UserError
 

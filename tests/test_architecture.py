@@ -1,0 +1,149 @@
+"""The package's layers (docs/architecture.md): a module imports gankit only from a lower tier,
+never sideways between units of one tier and never inside a function body; the registries are
+the one source of names."""
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+import gankit
+from gankit import config
+from gankit.configure import RECIPE_SECTIONS, unread_options
+from gankit.recipes import ARCHITECTURES, RECIPES
+
+# unit (a first-level module or package of gankit) -> tier, lowest first
+TIERS = {
+    "errors": 0, "io": 0, "version": 0,
+    "config": 1, "objectives": 1, "augment": 1, "accel": 1,
+    "data": 2, "nets": 2,
+    "recipes": 3, "metrics": 3, "report": 3,
+    "configure": 4,
+    "train": 5,
+    "model": 6,
+    "sr": 7, "bench": 7,
+    "commands": 8,
+    "cli": 9,
+}
+FACADES = {"__init__", "__main__"}  # gankit/__init__.py (the public API) and python -m gankit sit above all
+
+
+def _unit(rel: Path) -> str:
+    parts = rel.with_suffix("").parts  # ("gankit", "train", "loop") or ("gankit", "config")
+    return parts[1]
+
+
+def _targets(node: ast.AST, rel: Path) -> list[str]:
+    """The gankit units an import statement names."""
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+    elif node.level:  # relative: resolve against the module's package
+        package = list(rel.with_suffix("").parts[:-1])
+        base = package[: len(package) - (node.level - 1)]
+        names = [".".join(base + [node.module])] if node.module else [".".join(base + [a.name]) for a in node.names]
+    else:
+        names = [node.module or ""]
+    return [n.split(".")[1] for n in names if n.startswith("gankit.")]
+
+
+def tier_violations(root: Path) -> list[str]:
+    """Every import in the gankit package under `root` that breaks the layering, as readable lines."""
+    problems = []
+    for path in sorted((root / "gankit").rglob("*.py")):
+        rel = path.relative_to(root)
+        unit = _unit(rel)
+        if unit in FACADES:
+            continue
+        if unit not in TIERS:
+            problems.append(f"{rel}: unit '{unit}' has no tier (add it to TIERS and docs/architecture.md)")
+            continue
+        tree = ast.parse(path.read_text(), str(rel))
+        in_body = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                   for n in ast.walk(f)}
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            for target in _targets(node, rel):
+                where = f"{rel}:{node.lineno}"
+                if id(node) in in_body:
+                    problems.append(f"{where}: imports gankit.{target} inside a function body")
+                elif target == unit:
+                    continue
+                elif target not in TIERS:
+                    problems.append(f"{where}: imports gankit.{target}, which has no tier")
+                elif TIERS[target] >= TIERS[unit]:
+                    kind = "sideways" if TIERS[target] == TIERS[unit] else "upwards"
+                    problems.append(f"{where}: {unit} (tier {TIERS[unit]}) imports {target} (tier {TIERS[target]}) {kind}")
+    return problems
+
+
+ROOT = Path(gankit.__file__).resolve().parent.parent
+
+
+def test_every_import_goes_down_the_tiers():
+    assert tier_violations(ROOT) == []
+
+
+@pytest.mark.parametrize("module, planted, expected", [
+    ("config.py", "from .train import loop\n", "config (tier 1) imports train (tier 5) upwards"),
+    ("nets/mlp.py", "from ..data import load_dataset\n", "nets (tier 2) imports data (tier 2) sideways"),
+    ("data/load.py", "def f():\n    from ..errors import UserError\n", "imports gankit.errors inside a function body"),
+    ("metrics/kid.py", "import gankit.report.grid\n", "metrics (tier 3) imports report (tier 3) sideways"),
+])
+def test_the_check_fails_on_a_planted_import(tmp_path, module, planted, expected):
+    """The same check on a copy of the package with one bad import planted names it."""
+    for path in (ROOT / "gankit").rglob("*.py"):
+        copy = tmp_path / path.relative_to(ROOT)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(path.read_text())
+    target = tmp_path / "gankit" / module
+    target.write_text(target.read_text() + "\n" + planted)
+    problems = tier_violations(tmp_path)
+    assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_a_new_unit_without_a_tier_is_named(tmp_path):
+    (tmp_path / "gankit").mkdir()
+    (tmp_path / "gankit" / "serve.py").write_text("import os\n")
+    assert tier_violations(tmp_path) == ["gankit/serve.py: unit 'serve' has no tier (add it to TIERS and docs/architecture.md)"]
+
+
+# ---- registries and options ---------------------------------------------------------------------
+def test_every_recipe_and_architecture_option_names_a_real_config_key():
+    keys = set(config.all_keys())
+    sections = {f.name for f in dataclasses.fields(config.Config)}
+    for name, recipe in RECIPES.items():
+        for option in recipe.options:
+            assert option in keys or option in sections, (name, option)
+            assert option.split(".")[0] in RECIPE_SECTIONS, (name, option)
+    for name, arch in ARCHITECTURES.items():
+        assert all(k in keys and k.startswith("model.") for k in arch.options), name
+
+
+def test_every_recipe_owned_key_is_read_by_some_recipe_and_architecture():
+    """A key no recipe reads would be refused for every run: a dead option."""
+    unread_everywhere = None
+    for recipe in RECIPES:
+        for arch in ARCHITECTURES:
+            cfg = config.Config(recipe=recipe)
+            cfg.model.arch = arch
+            unread = {k for k, _ in unread_options(cfg)}
+            unread_everywhere = unread if unread_everywhere is None else unread_everywhere & unread
+    assert unread_everywhere == set()
+
+
+def test_what_each_recipe_leaves_unread():
+    def unread(recipe, arch="dcgan"):
+        cfg = config.Config(recipe=recipe)
+        cfg.model.arch = arch
+        return dict(unread_options(cfg))
+
+    gan = unread("gan")
+    assert gan["model.dropout"] == "model.arch=dcgan" and "model.g_refine" not in gan
+    assert "srgan.scale" in gan and "vaegan.kl_weight" in gan and "remedies.pack" not in gan
+    assert unread("gan", "mlp")["model.g_refine"] == "model.arch=mlp"
+    srgan = unread("srgan")
+    assert srgan["remedies.ema"] == "recipe 'srgan'" and "srgan.scale" not in srgan and "model.g_width" not in srgan
+    vaegan = unread("vaegan")
+    assert {"remedies.pack", "model.conditional", "penalty.gp_weight"} <= set(vaegan) and "remedies.ema" not in vaegan
