@@ -173,3 +173,60 @@ def test_speed_bench_averages_a_lazy_r1_over_its_cycle():
     plain, every, lazy = gflop("penalty.r1_gamma=0"), gflop("penalty.r1_every=1"), gflop("penalty.r1_every=4")
     assert every > plain
     assert abs(lazy - (plain + (every - plain) / 4)) < 1e-9 * every
+
+
+def test_write_docs_keeps_one_section_per_instruction_set(tmp_path, monkeypatch):
+    """--write-docs replaces its own device's section between the marker lines and keeps the others;
+    a marker quoted inside a sentence is not a marker."""
+    import torch
+
+    from gankit.bench.docs import write_section
+    from gankit.errors import UserError
+
+    doc = tmp_path / "performance.md"
+    doc.write_text("# Performance\n\nTables below `<!-- bench:begin -->` are generated.\n\n<!-- bench:begin -->\n"
+                   "<!-- bench:end -->\n\n## By hand\nkept\n")
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    write_section(doc, cpu, "first avx512 table")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    write_section(doc, cpu, "avx2 table")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    write_section(doc, cpu, "second avx512 table")
+    text = doc.read_text()
+    assert text.count("### cpu, oneDNN ISA avx512\n") == 1 and "### cpu, oneDNN ISA avx2 (ONEDNN_MAX_CPU_ISA=AVX2)" in text
+    assert "second avx512 table" in text and "first avx512 table" not in text and "avx2 table" in text
+    assert text.index("<!-- bench:begin -->\n") < text.index("### cpu") < text.index("<!-- bench:end -->")
+    assert text.startswith("# Performance\n\nTables below `<!-- bench:begin -->`") and text.endswith("## By hand\nkept\n")
+    assert "torch " + torch.__version__ in text
+    (tmp_path / "plain.md").write_text("# no markers\n")
+    with pytest.raises(UserError, match="expected one '<!-- bench:begin -->' line"):
+        write_section(tmp_path / "plain.md", cpu, "x")
+    assert (tmp_path / "plain.md").read_text() == "# no markers\n"
+
+
+def test_kernel_choices_follow_onednns_instruction_set(monkeypatch):
+    """AVX-512: every fast path; AVX2 (as ONEDNN_MAX_CPU_ISA=AVX2 caps it): only the transposed
+    convolution onto a thin map, where the product still gains."""
+    import torch
+
+    from gankit.accel import ConvTranspose2d, cpu_isa, use_cpu_kernels
+    from gankit.configure import load_config
+    from gankit.recipes.nets import build_nets
+
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert cpu_isa() == "avx512"
+    for cap, isa in (("AVX2", "avx2"), ("avx512_core", "avx512"), ("SSE41", "avx2"), ("AVX10_1_512", "avx512")):
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert cpu_isa() == isa, cap
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    assert cpu_isa() == "avx2"
+    vanilla = build_nets(load_config("vanilla-mnist"), (1, 28, 28))
+    dcgan = build_nets(load_config("dcgan-mnist"), (1, 28, 28))
+    assert use_cpu_kernels([*vanilla, *dcgan], isa="avx512") == {"linear": 4, "thin_conv": 2}
+    assert use_cpu_kernels([*vanilla, *dcgan], isa="avx2") == {"linear": 0, "thin_conv": 1}
+    assert [type(m) for m in dcgan[0].modules() if getattr(m, "product_path", False)] == [ConvTranspose2d]
+    assert use_cpu_kernels([*vanilla, *dcgan], linear=False, thin_conv=False) == {"linear": 0, "thin_conv": 0}

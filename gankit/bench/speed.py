@@ -6,9 +6,9 @@ state (clock, caches, other load) affects both alike. Reported per preset: image
 paired ratio, with the smallest and largest beside it), GFLOP per iteration of gankit's step counted by
 PyTorch's flop counter (forward and backward of every op), the rate that makes, its fraction of two
 measured peaks, and peak memory. The peaks: torch.mm on 2048^2 matrices (the matmul peak) and the better
-of that and a channels-last convolution (oneDNN). Both are printed because on the AMD EPYC we build
-on MKL's sgemm reaches ~175-210 GFLOP/s while oneDNN's AVX-512 convolution reaches ~440, so a
-convolutional step can read near or above 100% of the matmul peak while using half the machine.
+of that and a channels-last convolution (oneDNN). Both are printed because where MKL's sgemm takes a
+narrower vector path than oneDNN's convolution, a convolutional step can read near or above 100% of
+the matmul peak while using half the machine.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from ..nets import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from ..objectives import LOSSES, gradient_penalty, r1_penalty, r1_weight
 from ..train.device import resolve_device
 from ..train.loop import Trainer, train
+from .docs import write_section
+from .kernels import format_kernels, kernel_rows
 
 
 def _sync(device: torch.device) -> None:
@@ -289,6 +291,11 @@ def register(parser) -> None:
     parser.add_argument("--quality", action="store_true",
                         help="also race dcgan-mnist against the classic DCGAN for --minutes each (domain Frechet distance)")
     parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--kernels", action="store_true",
+                        help="also time each CPU kernel choice per layer (gankit.accel), fast path on and off")
+    parser.add_argument("--write-docs", metavar="FILE",
+                        help="also write the tables, stamped with CPU, ISA, torch and commit, into FILE's section for "
+                             "this device (docs/performance.md); implies --kernels on a CPU")
 
 
 def run(args) -> int:
@@ -303,12 +310,22 @@ def run(args) -> int:
                             f"from noise (recipe 'gan')")
     if args.iters < 1 or args.repeats < 1:
         raise UserError("--iters and --repeats must be at least 1")
+    if args.write_docs:
+        write_section(Path(args.write_docs), device, "(checking the file)", dry_run=True)  # before the long work
     peaks = measured_peak_gflops(device)
     rows = [bench_preset(n, device, args.iters, args.repeats) for n in names]
-    print(format_table(rows, peaks, device))
+    tables = [format_table(rows, peaks, device)]
+    print(tables[-1])
+    if device.type == "cpu" and (args.kernels or args.write_docs):
+        tables.append(format_kernels(kernel_rows()))
+        print("\n" + tables[-1])
     if args.quality:
-        print(f"\nquality race: {args.minutes:g} minutes each, domain Frechet distance of 5,000 samples "
-              "vs the 5,000 bundled MNIST digits (gankit's MNIST classifier features; lower is better)")
-        for name, steps, fd in quality_race(args.minutes):
-            print(f"{name:<26}{steps:>8} steps   FD {fd:8.2f}")
+        race = [f"quality race: {args.minutes:g} minutes each, domain Frechet distance of 5,000 samples "
+                "vs the 5,000 bundled MNIST digits (gankit's MNIST classifier features; lower is better)"]
+        race += [f"{name:<26}{steps:>8} steps   FD {fd:8.2f}" for name, steps, fd in quality_race(args.minutes)]
+        tables.append("\n".join(race))
+        print("\n" + tables[-1])
+    if args.write_docs:
+        write_section(Path(args.write_docs), device, "\n\n".join(tables))
+        print(f"\nwrote {args.write_docs}")
     return 0

@@ -7,8 +7,8 @@ import torch
 
 # cdist's matrix-product form (|a|^2 + |b|^2 - 2ab) loses distances far below the points' norms: on the
 # ring's 2-D points (norm 1) it returned 0 for neighbours 6e-5 apart, so memorisation's threshold read 0.
-# Raw points have few dimensions, where the exact form costs ~1.4x (2048 x 10,000 at D=2: 41 vs 30 ms);
-# for wide features it costs 4-7x and their distances are large next to the rounding, so they keep the product.
+# Raw points have few dimensions, where the exact form costs little more; for wide features it costs
+# several times as much and their distances are large next to the rounding, so they keep the product.
 EXACT_MAX_DIM = 16
 
 

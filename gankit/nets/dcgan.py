@@ -27,8 +27,8 @@ class Projection(nn.ConvTranspose2d):
     """G's first layer: z projected to a size x size map, "just a matrix multiplication, but the
     result is reshaped" (Radford et al.). Kept as the transposed convolution on a 1x1 input that it
     equals, so weights and checkpoints are those of that layer, and computed as the matrix product in
-    the weight's own layout: oneDNN's channels-last kernel for this shape ran 4x slower than the
-    product (2.7 vs 0.7 ms at batch 128 on this CPU)."""
+    the weight's own layout: oneDNN's channels-last kernel for this shape is much slower than the
+    product (docs/performance.md)."""
 
     def __init__(self, z_dim: int, channels: int, size: int):
         super().__init__(z_dim, channels, size, 1, 0, bias=False)

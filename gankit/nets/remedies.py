@@ -55,7 +55,7 @@ def flatten_features(h: Tensor) -> Tensor:
     """D's feature maps (N, C, H, W) as vectors (N, H*W*C), in height, width, channel order: a free
     view of channels-last maps (gankit's default layout), so the head's input costs no copy either way.
     An NCHW map is copied, and its gradient is handed back NCHW: a LeakyReLU backward given a
-    gradient in the other layout than its output ran 10-20x slower here (4-9 ms instead of 0.3)."""
+    gradient in the other layout than its output is an order of magnitude slower (docs/performance.md)."""
     if h.dim() != 4:
         return h
     hwc = h.permute(0, 2, 3, 1)

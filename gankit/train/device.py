@@ -16,8 +16,8 @@ def resolve_device(name: str) -> torch.device:
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The dtype the training step's forward passes autocast to; None = plain float32. `auto` picks
-    bfloat16 only on a GPU that runs it natively: CPUs without native bf16 (AVX2) run it 13-25x
-    slower, so auto keeps them in fp32. bf16 keeps fp32's exponent range: no loss scaling needed."""
+    bfloat16 only on a GPU that runs it natively: CPUs without native bf16 (AVX2) run it many times
+    slower (docs/performance.md), so auto keeps them in fp32. bf16 keeps fp32's exponent range: no loss scaling needed."""
     if precision == "fp32":
         return None
     if precision == "bf16":
