@@ -161,29 +161,32 @@ class GANRecipe:
         with self.autocast():
             return self.generate(batch.z, batch.fake_labels)
 
-    def d_backward(self, batch: Batch, fake: Tensor | None = None) -> dict[str, Tensor]:
-        """D's phase: what D minimises, backpropagated into D's gradients (G frozen: none reach it),
+    def d_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """What D minimises, in one graph (G frozen: no gradient reaches it):
 
             L_D = loss.d_real(D(x)) + r1_w * R1(x) + loss.d_fake(D(G(z))) + gp_weight * GP(x, G(z)),
 
         R1 from D's own pass over x when lazy R1 is due, GP on interpolates between x and G(z).
-        A D that mixes its batch (batch norm, minibatch features) takes x and G(z) in two passes, each
+        `fake`: the batch's fakes when the loop has drawn them already (to reuse them in G's step)."""
+        real, fake, r1_w = self._d_inputs(batch, fake)
+        stats: dict[str, Tensor] = {}
+        real_logits, fake_logits = self._d_real_fake(real, batch.labels, fake, batch.fake_labels)
+        loss = self._real_loss(real_logits, real, r1_w, stats) + self._fake_loss(fake_logits, stats)
+        return loss + self._gp(batch, fake, stats), stats
+
+    def d_backward(self, batch: Batch, fake: Tensor | None = None) -> dict[str, Tensor]:
+        """D's phase: `d_loss` backpropagated into D's gradients; returns the logged stats. A D that
+        mixes its batch (batch norm, minibatch features) takes x and G(z) in two passes, and each is
         backpropagated before the next runs, so that one pass's activations are freed before the next
         allocates its own (as pytorch/examples' DCGAN does); under DDP the first pass's gradients wait
-        for the second, so D's gradients are reduced once. `fake`: the batch's fakes when the loop has
-        drawn them already (to reuse them in G's step). Returns the logged stats."""
-        fake = (self.fakes_for_d(batch) if fake is None else fake).detach()
-        p = self.cfg.penalty
-        r1_w = r1_weight(p.r1_gamma, p.r1_every, self.d_updates)  # lazy R1: 0 between its updates
-        real = batch.real.detach().requires_grad_(True) if r1_w else batch.real  # R1 differentiates this pass
-        stats: dict[str, Tensor] = {}
-        if self.joint_d:
+        for the second, so D's gradients are reduced once."""
+        if self.joint_d:  # one pass over real and fake
             with self.autocast():
-                real_logits, fake_logits = self._d_real_fake(real, batch.labels, fake, batch.fake_labels)
-                loss = self._real_loss(real_logits, real, r1_w, stats) + self._fake_loss(fake_logits, stats)
-                loss = loss + self._gp(batch, fake, stats)
+                loss, stats = self.d_loss(batch, fake)
             loss.backward()
             return stats
+        real, fake, r1_w = self._d_inputs(batch, fake)
+        stats = {}
         with unreduced(self.D):
             with self.autocast():
                 loss = self._real_loss(self._d(real, batch.labels), real, r1_w, stats)
@@ -193,6 +196,14 @@ class GANRecipe:
         loss.backward()
         return stats
 
+    def _d_inputs(self, batch: Batch, fake: Tensor | None) -> tuple[Tensor, Tensor, float]:
+        """D's real batch, its fakes (detached) and R1's weight at this update (lazy R1: 0 between its
+        updates); when R1 is due the real batch takes a gradient, which R1 differentiates."""
+        fake = (self.fakes_for_d(batch) if fake is None else fake).detach()
+        p = self.cfg.penalty
+        r1_w = r1_weight(p.r1_gamma, p.r1_every, self.d_updates)
+        return (batch.real.detach().requires_grad_(True) if r1_w else batch.real), fake, r1_w
+
     def g_backward(self, batch: Batch, fake: Tensor | None = None) -> dict[str, Tensor]:
         """G's phase: G's loss through a frozen D, backpropagated into G's gradients (D's weights
         take none; under DDP D's reducer is told not to wait for them). Returns the logged stats."""
@@ -201,17 +212,6 @@ class GANRecipe:
                 loss, stats = self.g_loss(batch, fake)
             loss.backward()
         return stats
-
-    def d_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
-        """D's whole loss in one graph, not backpropagated (the formula of `d_backward`, for checks)."""
-        fake = (self.fakes_for_d(batch) if fake is None else fake).detach()
-        p = self.cfg.penalty
-        r1_w = r1_weight(p.r1_gamma, p.r1_every, self.d_updates)
-        real = batch.real.detach().requires_grad_(True) if r1_w else batch.real
-        stats: dict[str, Tensor] = {}
-        real_logits, fake_logits = self._d_real_fake(real, batch.labels, fake, batch.fake_labels)
-        loss = self._real_loss(real_logits, real, r1_w, stats) + self._fake_loss(fake_logits, stats)
-        return loss + self._gp(batch, fake, stats), stats
 
     def _squash(self, logits: Tensor) -> Tensor:
         """The mean of D's outputs, logged: a probability for the classic losses, a score otherwise."""
