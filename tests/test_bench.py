@@ -207,8 +207,8 @@ def test_write_docs_keeps_one_section_per_instruction_set(tmp_path, monkeypatch)
 
 
 def test_kernel_choices_follow_onednns_instruction_set(monkeypatch):
-    """AVX-512: every fast path; AVX2 (as ONEDNN_MAX_CPU_ISA=AVX2 caps it): only the transposed
-    convolution onto a thin map, where the product still gains."""
+    """AVX-512: every fast path; AVX2 (as ONEDNN_MAX_CPU_ISA=AVX2 caps it): the thin convolutions'
+    product path, and the linear layers back on MKL."""
     import torch
 
     from gankit.accel import ConvTranspose2d, cpu_isa, use_cpu_kernels
@@ -227,6 +227,7 @@ def test_kernel_choices_follow_onednns_instruction_set(monkeypatch):
     vanilla = build_nets(load_config("vanilla-mnist"), (1, 28, 28))
     dcgan = build_nets(load_config("dcgan-mnist"), (1, 28, 28))
     assert use_cpu_kernels([*vanilla, *dcgan], isa="avx512") == {"linear": 4, "thin_conv": 2}
-    assert use_cpu_kernels([*vanilla, *dcgan], isa="avx2") == {"linear": 0, "thin_conv": 1}
+    assert use_cpu_kernels([*vanilla, *dcgan], isa="avx2") == {"linear": 0, "thin_conv": 2}
     assert [type(m) for m in dcgan[0].modules() if getattr(m, "product_path", False)] == [ConvTranspose2d]
+    assert not any(getattr(m, "onednn", False) for m in vanilla[1].modules())
     assert use_cpu_kernels([*vanilla, *dcgan], linear=False, thin_conv=False) == {"linear": 0, "thin_conv": 0}
