@@ -72,6 +72,43 @@ def test_precision_and_recall_each_drop_alone():
     assert dc["coverage"] > 0.9 and 0.7 < dc["density"] < 1.3
 
 
+@pytest.mark.parametrize("k", [3, 5])
+def test_copies_of_the_reals_read_density_and_coverage_1(k):
+    """Naeem et al.'s balls are open (<): a copy of the real point k-th nearest to x_j lies on x_j's
+    ball's edge and is not counted, so copies of the reals read density 1, not (k+1)/k."""
+    real = torch.randn(500, 8, generator=torch.Generator().manual_seed(1))
+    dc = density_coverage(real, real.clone(), k=k)
+    assert dc["density"] == pytest.approx(1.0, abs=1e-12) and dc["coverage"] == 1.0
+
+
+def test_inception_score_uses_the_originals_split_bounds():
+    from gankit.metrics.inception_score import inception_score
+
+    # 20 one-hot samples alternating between 2 classes, 10 splits of 2: p(y) = (1/2, 1/2) in each,
+    # every KL(p(y|x) || p(y)) = log 2, so IS = 2 in every split.
+    probs = torch.eye(2).repeat(10, 1)
+    out = inception_score(probs, splits=10)
+    assert out["is_splits"] == 10 and out["is_mean"] == pytest.approx(2.0) and out["is_std"] == pytest.approx(0.0)
+    # N = 11: still 10 splits (sizes 1, ..., 1, 2), where chunk() gave 6; a split of one sample reads IS 1.
+    out = inception_score(torch.eye(2).repeat(6, 1)[:11], splits=10)
+    assert out["is_splits"] == 10
+    assert out["is_mean"] == pytest.approx((9 * 1.0 + 2.0) / 10)
+
+
+def test_inception_probabilities_leave_out_the_fc_bias():
+    from gankit.metrics.inception import FIDInception
+
+    net = FIDInception().eval()
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        feats, probs = net(x)
+        net.fc.bias.fill_(5.0)
+        net.fc.bias[0] = 50.0  # a bias that would dominate the softmax
+        _, probs_biased = net(x)
+    torch.testing.assert_close(probs, (feats @ net.fc.weight.T).softmax(1))
+    torch.testing.assert_close(probs_biased, probs)
+
+
 def test_stacked_modes_and_kl():
     every = torch.stack(torch.meshgrid(torch.arange(10), torch.arange(10), torch.arange(10), indexing="ij"), -1)
     r = stacked_modes(every.reshape(-1, 3))

@@ -159,7 +159,9 @@ class FIDInception(nn.Module):
         self.fc = nn.Linear(2048, 1008)  # the TF graph's 1,008 classes; kept so the file loads whole
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: (N, 3, H, W) in [-1, 1] -> (2048-d pool features, softmax over the 1,008 logits)."""
+        """x: (N, 3, H, W) in [-1, 1] -> (2048-d pool features, softmax over the 1,008 logits). The
+        logits leave out fc's bias, as the original Inception Score's graph (pool_3 times the softmax
+        weights) and torch-fidelity's `logits_unbiased` do."""
         x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, 3, stride=2)
@@ -168,7 +170,7 @@ class FIDInception(nn.Module):
         for name in ("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c"):
             x = getattr(self, f"Mixed_{name}")(x)
         feats = F.adaptive_avg_pool2d(x, 1).flatten(1)
-        return feats, self.fc(feats).softmax(1)
+        return feats, F.linear(feats, self.fc.weight).softmax(1)
 
 
 def load_inception(path: str | Path) -> FIDInception:

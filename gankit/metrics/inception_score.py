@@ -8,9 +8,11 @@ import torch
 
 def inception_score(probs: torch.Tensor, splits: int = 10) -> dict:
     probs = probs.double().clamp_min(1e-12)
-    splits = max(1, min(splits, len(probs)))
+    n = len(probs)
+    splits = max(1, min(splits, n))
     scores = []
-    for part in probs.chunk(splits):
+    for i in range(splits):  # the original's split bounds: i*N//splits to (i+1)*N//splits, always `splits` parts
+        part = probs[i * n // splits:(i + 1) * n // splits]
         py = part.mean(0, keepdim=True)
         scores.append(torch.exp((part * (part.log() - py.log())).sum(1).mean()))
     s = torch.stack(scores)

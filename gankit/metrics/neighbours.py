@@ -38,10 +38,11 @@ def kth_distances(a: torch.Tensor, ks: tuple[int, ...], chunk: int = 2048) -> di
     return {k: d[:, k] for k in ks}
 
 
-def count_within(a: torch.Tensor, b: torch.Tensor, radii: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
-    """For each row of a: how many rows j of b have |a - b_j| <= radii[j]."""
+def count_within(a: torch.Tensor, b: torch.Tensor, radii: torch.Tensor, chunk: int = 2048,
+                 strict: bool = False) -> torch.Tensor:
+    """For each row of a: how many rows j of b have |a - b_j| <= radii[j] (< with `strict`)."""
     out = []
     for start in range(0, len(a), chunk):
         d = distances(a[start:start + chunk], b)
-        out.append((d <= radii[None, :]).sum(1))
+        out.append((d < radii[None, :] if strict else d <= radii[None, :]).sum(1))
     return torch.cat(out)

@@ -29,9 +29,11 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = PR_K, r_re
 def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = DC_K, r_real: torch.Tensor | None = None) -> dict:
     real, fake = real.float(), fake.float()
     r_real = pairwise_min_k(real, real, k, exclude_self=True) if r_real is None else r_real
-    density = (count_within(fake, real, r_real).double().sum() / (k * len(fake))).item()
+    # Naeem et al.'s reference counts a sample strictly inside a ball (<): one on its edge, as a copy of
+    # the real point k away is, would read density (k+1)/k for copies of the reals instead of 1.
+    density = (count_within(fake, real, r_real, strict=True).double().sum() / (k * len(fake))).item()
     nearest_fake = pairwise_min_k(real, fake, 1)
-    coverage = (nearest_fake <= r_real).double().mean().item()
+    coverage = (nearest_fake < r_real).double().mean().item()
     return {"density": density, "coverage": coverage, "dc_k": k}
 
 
