@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from .configure import from_dict
 from .data import Dataset
 from .errors import UserError
+from .memory import require_memory
 from .recipes import build_recipe
 from .report.grid import to_uint8
 from .train.checkpoint import load_checkpoint, load_latest, unpack_state
@@ -53,6 +55,8 @@ class Model:
         self.require_latents()
         if n < 1:
             raise UserError(f"-n must be at least 1, got {n}")
+        require_memory(4 * n * math.prod(self.sample_shape),  # the float32 samples, held until all are drawn
+                       f"-n {n:,}: {n:,} samples of shape {self.sample_shape}")
         if label is not None and not self.conditional:
             raise UserError(f"--label {label}: this model is not conditional")
         if label is not None and not 0 <= label < self.num_classes:

@@ -3,6 +3,8 @@ And what is not a mistake (mixed image modes and sizes, odd path names) just wor
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -110,6 +112,28 @@ def test_output_directory_that_cannot_be_written(tmp_path, model_run, capsys):
     assert "run directory" in err and "cannot be written" in err and "a-file" in err
     err = _fails(capsys, "sample", str(model_run), "--out", str(tmp_path / "missing" / "s.png"))
     assert "folder" in err and "does not exist" in err
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_output_directory_on_a_file_system_that_refuses_folders(capsys):
+    """As root every permission check passes, yet /proc takes no new folder: the folder is tried
+    before any data is read, and nothing is left behind."""
+    err = _fails(capsys, "train", "vanilla-mnist", *TINY, "--out", "/proc/gankit-forbidden/run", "--quiet")
+    assert "run directory '/proc/gankit-forbidden/run' cannot be created: making '/proc/gankit-forbidden' failed" in err
+    assert not Path("/proc/gankit-forbidden").exists()
+
+
+def test_a_resolution_too_large_for_memory_is_refused_before_allocating(tmp_path, capsys):
+    err = _fails(capsys, *_train(tmp_path, "dcgan-mnist", "data.resolution=100000", "--steps", "1"))
+    assert ("config key 'data.resolution': 5,000 images of data 'mnist' at 100000x100000 with 1 channel need at "
+            "least 186,264.5 GiB of memory, more than the") in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_sample_n_too_large_for_memory(tmp_path, model_run, capsys):
+    err = _fails(capsys, "sample", str(model_run), "-n", "1000000000000", "--out", str(tmp_path / "s.npz"))
+    assert "-n 1,000,000,000,000: 1,000,000,000,000 samples of shape (2,) need at least 7,450.6 GiB of memory" in err
+    assert not (tmp_path / "s.npz").exists()
 
 
 def test_resume_of_a_folder_without_a_run(tmp_path, capsys):

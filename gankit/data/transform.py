@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError
+from ..memory import require_memory
 
 # ITU-R BT.601 luma, the weights PIL uses for RGB -> L.
 _LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
@@ -64,5 +65,10 @@ def fit_images(images: torch.Tensor, resolution: int, channels: int) -> torch.Te
 
 
 def array_to_tensor(array: np.ndarray, source: str, resolution: int, channels: int) -> torch.Tensor:
-    unit = scale_to_unit(to_nchw(np.asarray(array), source), source)
+    array = to_nchw(np.asarray(array), source)
+    # At least the float32 set at the recipe's size must fit (the trainer may copy it once more).
+    require_memory(4 * len(array) * channels * resolution * resolution,
+                   f"config key 'data.resolution': {len(array):,} images of data '{source}' at "
+                   f"{resolution}x{resolution} with {channels} channel{'s' if channels > 1 else ''}")
+    unit = scale_to_unit(array, source)
     return fit_images(torch.from_numpy(np.ascontiguousarray(unit)), resolution, channels)

@@ -393,6 +393,18 @@ def _check_run_dir(out: Path) -> None:
     existing = next(p for p in (out, *out.absolute().parents) if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(f"run directory '{out}' cannot be written ('{existing}' is not a writable folder)")
+    # Permissions do not tell everything (root passes every access check, and /proc or a read-only
+    # mount refuse new folders anyway): create the missing folders, then remove them again.
+    created = []
+    try:
+        for folder in reversed([p for p in (out.absolute(), *out.absolute().parents) if not p.exists()]):
+            folder.mkdir()
+            created.append(folder)
+    except OSError as exc:
+        raise UserError(f"run directory '{out}' cannot be created: making '{folder}' failed ({exc.strerror})") from None
+    finally:
+        for folder in reversed(created):
+            folder.rmdir()
 
 
 def default_run_dir(cfg: Config) -> Path:
