@@ -1,0 +1,94 @@
+"""gankit export: the exported generator computes what `gankit sample` draws from (EMA weights where
+trained with them), at any batch size, in ONNX Runtime and as a torch.export program."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import gankit
+from gankit.cli import main
+from gankit.configure import load_config
+from gankit.export import export
+
+ort = pytest.importorskip("onnxruntime")
+
+SMALL = ["train.device=cpu", "train.steps=3", "model.g_width=8", "model.d_width=8", "optim.batch_size=16",
+         "data.limit=64", "train.log_every=1", "train.sample_every=100", "train.checkpoint_every=100"]
+
+
+@pytest.fixture(scope="module", params=["dcgan-mnist", "cgan-mnist"])
+def run(request, tmp_path_factory):
+    extra = ["remedies.ema=0.5"] if request.param == "dcgan-mnist" else []  # an EMA that differs from G
+    return gankit.train(load_config(request.param, SMALL + extra), tmp_path_factory.mktemp("exp") / "run", progress=False).dir
+
+
+def _inputs(model, n):
+    gen = torch.Generator().manual_seed(n)
+    z = model.recipe.sample_z(n, gen)
+    labels = model.recipe.sample_labels(n, gen)
+    return (z,) if labels is None else (z, labels)
+
+
+def _reference(model, inputs):
+    with torch.no_grad():
+        return model.recipe.sample(*inputs).numpy()  # what `gankit sample` draws from
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "pt2"])
+def test_the_export_equals_pytorchs_sampler_at_batch_1_and_64(run, tmp_path, fmt):
+    model = gankit.load(run)
+    out = tmp_path / f"g.{fmt}"
+    info = export(model, fmt, out, run=str(run))
+    assert json.loads((tmp_path / f"g.{fmt}.json").read_text()) == info
+    if model.recipe.G_ema is not None:
+        assert info["weights"] == "G_ema"
+        z = _inputs(model, 4)
+        with torch.no_grad():
+            assert not torch.allclose(model.recipe.G(*z), model.recipe.G_ema(*z))  # the test can tell them apart
+    names = [i["name"] for i in info["inputs"]]
+    assert names == (["z", "labels"] if model.conditional else ["z"])
+    assert info["outputs"][0]["shape"] == ["batch", 1, 28, 28] and info["outputs"][0]["range"] == [-1.0, 1.0]
+    if fmt == "onnx":
+        session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        assert [i.name for i in session.get_inputs()] == names
+    else:
+        program = torch.export.load(str(out)).module()
+    for n in (1, 64):
+        inputs = _inputs(model, n)
+        if fmt == "onnx":
+            got = session.run(None, {k: v.numpy() for k, v in zip(names, inputs)})[0]
+        else:
+            with torch.no_grad():
+                got = program(*inputs).numpy()
+        assert got.shape == (n, 1, 28, 28)
+        np.testing.assert_allclose(got, _reference(model, inputs), atol=1e-4, rtol=0)
+
+
+def test_export_on_the_command_line_and_its_mistakes(run, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "g.pt2"
+    assert main(["export", str(run), "--format", "pt2", "--out", str(out)]) == 0
+    assert out.is_file() and (tmp_path / "g.pt2.json").is_file()
+    capsys.readouterr()
+    assert main(["export", str(run), "--format", "onnx", "--out", str(tmp_path / "g.pt2")]) == 2
+    assert "must end in .onnx" in capsys.readouterr().err
+    assert main(["export", str(run), "--format", "tflite", "--out", str(tmp_path / "g.tflite")]) == 2
+    assert main(["export", str(run), "--format", "pt2", "--out", str(tmp_path / "no" / "g.pt2")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    import gankit.export as ex
+
+    real_find = ex.importlib.util.find_spec
+    monkeypatch.setattr(ex.importlib.util, "find_spec", lambda name: None if name == "onnxscript" else real_find(name))
+    assert main(["export", str(run), "--format", "onnx", "--out", str(tmp_path / "h.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "needs the onnxscript package: pip install -e '.[export]'" in err and "Traceback" not in err
+    assert not (tmp_path / "h.onnx").exists()
+
+
+def test_a_run_whose_generator_takes_no_latents_is_refused(tmp_path, capsys):
+    sr = ["train.device=cpu", "train.steps=1", "srgan.blocks=1", "model.g_width=8", "model.d_width=8",
+          "optim.batch_size=4", "data.limit=16", "train.sample_every=100", "train.checkpoint_every=100"]
+    run = gankit.train(load_config("srgan", sr), tmp_path / "sr", progress=False).dir
+    assert main(["export", str(run), "--format", "pt2", "--out", str(tmp_path / "g.pt2")]) == 2
+    assert "draws nothing from noise" in capsys.readouterr().err and not (tmp_path / "g.pt2").exists()
