@@ -20,7 +20,7 @@ from .objectives import LOSSES
 from .recipes import ARCHITECTURES, RECIPES
 
 # The config sections (and top-level keys) that belong to a recipe and its nets: each recipe's
-# `options` says which of their keys it reads; the rest (data, optim, train, ...) the loop reads for all.
+# `config_keys` says which of their keys it reads; the rest (data, optim, train, ...) the loop reads for all.
 RECIPE_SECTIONS = ("loss", "model", "remedies", "penalty", "srgan", "vaegan")
 
 
@@ -78,16 +78,16 @@ def _keys_of(names: tuple[str, ...]) -> set[str]:
 
 def unread_options(cfg: Config) -> list[tuple[str, str]]:
     """(key, owner) for every recipe-owned key that neither the chosen recipe nor its architecture
-    reads: the recipe's `options`, less the keys of architectures other than the chosen one."""
+    reads: the recipe's `config_keys`, less the keys of architectures other than the chosen one."""
     recipe = RECIPES[cfg.recipe]
-    reads = _keys_of(recipe.options)
+    reads = _keys_of(recipe.config_keys)
     owned = _keys_of(RECIPE_SECTIONS)
     unread = []
     if "model.arch" in reads:
         for name, arch in ARCHITECTURES.items():
             if name != cfg.model.arch:
-                unread += [(k, f"model.arch={cfg.model.arch}") for k in arch.options
-                           if k not in ARCHITECTURES[cfg.model.arch].options]
+                unread += [(k, f"model.arch={cfg.model.arch}") for k in arch.config_keys
+                           if k not in ARCHITECTURES[cfg.model.arch].config_keys]
     taken = {k for k, _ in unread}
     unread += [(k, f"recipe '{cfg.recipe}'") for k in sorted(owned - reads) if k not in taken]
     return unread

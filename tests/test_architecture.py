@@ -114,11 +114,11 @@ def test_every_recipe_and_architecture_option_names_a_real_config_key():
     keys = set(config.all_keys())
     sections = {f.name for f in dataclasses.fields(config.Config)}
     for name, recipe in RECIPES.items():
-        for option in recipe.options:
+        for option in recipe.config_keys:
             assert option in keys or option in sections, (name, option)
             assert option.split(".")[0] in RECIPE_SECTIONS, (name, option)
     for name, arch in ARCHITECTURES.items():
-        assert all(k in keys and k.startswith("model.") for k in arch.options), name
+        assert all(k in keys and k.startswith("model.") for k in arch.config_keys), name
 
 
 def test_every_recipe_owned_key_is_read_by_some_recipe_and_architecture():
@@ -147,3 +147,57 @@ def test_what_each_recipe_leaves_unread():
     assert srgan["remedies.ema"] == "recipe 'srgan'" and "srgan.scale" not in srgan and "model.g_width" not in srgan
     vaegan = unread("vaegan")
     assert {"remedies.pack", "model.conditional", "penalty.gp_weight"} <= set(vaegan) and "remedies.ema" not in vaegan
+
+
+class _Recorder:
+    """A read-only view of a config that records every leaf key read through it."""
+
+    def __init__(self, obj, reads: set, prefix: str = ""):
+        object.__setattr__(self, "_obj", obj)
+        object.__setattr__(self, "_reads", reads)
+        object.__setattr__(self, "_prefix", prefix)
+
+    def __getattr__(self, name):
+        value = getattr(self._obj, name)
+        key = self._prefix + name
+        if dataclasses.is_dataclass(value):
+            return _Recorder(value, self._reads, key + ".")
+        self._reads.add(key)
+        return value
+
+
+@pytest.mark.parametrize("preset, overrides", [
+    ("dcgan-mnist", []), ("cgan-mnist", []), ("wgangp-mnist", []), ("hinge-mnist", []),
+    ("vanilla-mnist", ["remedies.unrolled_steps=1", "remedies.mbstd=true"]),
+    ("ring", ["remedies.minibatch_disc=2", "remedies.pack=2", "penalty.clip=0.1"]),
+    ("dcgan-mnist", ["remedies.augment=translation,cutout", "penalty.r1_every=1"]),
+    ("srgan", ["srgan.blocks=1", "srgan.warmup_steps=0"]), ("vaegan-mnist", []),
+])
+def test_a_recipe_reads_only_the_options_it_declares(preset, overrides):
+    """Every key of the recipe-owned sections that a recipe reads while it is built and runs a D and
+    a G phase is among its `config_keys` (with its architecture's): the declaration cannot go stale,
+    and a key refused as unread is truly never read."""
+    import torch
+
+    from gankit.configure import _keys_of, load_config
+    from gankit.data import load_dataset
+    from gankit.recipes import Batch, build_recipe
+
+    cfg = load_config(preset, ["data.limit=64", "model.g_width=8", "model.d_width=8", *overrides])
+    reads: set = set()
+    data = load_dataset(cfg.data)
+    recipe = build_recipe(_Recorder(cfg, reads), data)
+    gen = torch.Generator().manual_seed(0)
+    n = 8
+    batch = Batch(real=data.x[:n], labels=None if data.labels is None else data.labels[:n],
+                  z=recipe.sample_z(n, gen), fake_labels=recipe.sample_labels(n, gen))
+    recipe.d_backward(batch)
+    recipe.after_d_step()
+    recipe.g_backward(batch)
+    recipe.after_g_step()
+    owned = _keys_of(RECIPE_SECTIONS)
+    declared = _keys_of(RECIPES[cfg.recipe].config_keys)
+    if "model.arch" in declared:
+        declared -= {k for a in ARCHITECTURES.values() for k in a.config_keys} - set(ARCHITECTURES[cfg.model.arch].config_keys)
+    assert reads & owned, "the recorder saw no read"
+    assert (reads & owned) - declared == set()

@@ -11,12 +11,13 @@ import torch
 import torch.nn as nn
 from torch.func import functional_call
 
-from ..augment import augment, parse as parse_augment
+from ..augment import augment
 from ..config import Config
 from ..data import Dataset
 from ..errors import UserError
 from ..objectives import LOSSES, gradient_penalty, r1_penalty_of, r1_weight
 from .nets import build_nets
+from .options import GANOptions
 
 Tensor = torch.Tensor
 
@@ -74,29 +75,32 @@ class GANRecipe:
     # The config keys this recipe reads, among the sections recipes own (configure.RECIPE_SECTIONS):
     # a whole section by its name, or single keys. A key set that the chosen recipe does not read is
     # refused when a run starts.
-    options: tuple[str, ...] = ("loss", "model", "remedies", "penalty")
+    config_keys: tuple[str, ...] = ("loss", "model", "remedies", "penalty")
     d_updates = 0  # D updates so far, counted by after_d_step (lazy R1 needs it; the loop restores it on resume)
 
-    def __init__(self, cfg: Config, data: Dataset, autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext):
-        self.cfg = cfg
+    def __init__(self, cfg: Config, data: Dataset, autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+                 options: GANOptions | None = None):
+        """`options`: the GAN's remedies and penalties, read from `cfg` unless a subclass gives its own."""
+        self.cfg = cfg  # the run's whole config, for what reports it (Model.config); options are read below
         self.autocast = autocast  # the context of every forward pass (the loop's mixed precision)
+        self.opt = options or GANOptions.from_config(cfg)
         self.z_dim = cfg.model.z_dim
         self.loss = LOSSES[cfg.loss]
-        self.conditional = cfg.model.conditional
+        self.conditional = self.opt.conditional
         self.num_classes = data.num_classes
         if self.conditional and self.num_classes < 2:
             raise UserError(f"config key 'model.conditional': data '{data.name}' has no class labels")
-        self.G, self.D = build_nets(cfg, tuple(data.x.shape[1:]), self.num_classes)
-        self.augment = parse_augment(cfg.remedies.augment)
+        self.G, self.D = build_nets(cfg, tuple(data.x.shape[1:]), self.num_classes, self.opt)
+        self.augment = self.opt.augment
         if self.augment and not data.is_images:
             raise UserError(f"config key 'remedies.augment': DiffAugment needs image data, '{data.name}' holds points")
         # A D that scores each sample (or packed group) on its own can take real and fake in one
         # batch: one pass of twice the size instead of two (fewer, larger matrix products). Batch
         # norm, minibatch std and minibatch discrimination mix the batch, so they keep two passes.
         batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
-        self.joint_d = not (batch_norm or cfg.remedies.mbstd or cfg.remedies.minibatch_disc)
+        self.joint_d = not (batch_norm or self.opt.mbstd or self.opt.minibatch_disc)
         self.G_ema = None
-        if cfg.remedies.ema > 0:
+        if self.opt.ema > 0:
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
 
     def modules(self) -> dict[str, nn.Module]:
@@ -148,7 +152,7 @@ class GANRecipe:
             return self._d(real, labels, params), self._d(fake, fake_labels, params)
         both_labels = torch.cat([labels, fake_labels]) if self.conditional else None
         logits = self._d(torch.cat([real, fake]), both_labels, params)
-        return logits.split([len(real) // self.cfg.remedies.pack, len(fake) // self.cfg.remedies.pack])
+        return logits.split([len(real) // self.opt.pack, len(fake) // self.opt.pack])
 
     def fakes_for_d(self, batch: Batch) -> Tensor:
         """What D's step scores as fake, drawn with G frozen: G(z) for the batch's latents."""
@@ -200,8 +204,7 @@ class GANRecipe:
         """D's real batch, its fakes (detached) and R1's weight at this update (lazy R1: 0 between its
         updates); when R1 is due the real batch takes a gradient, which R1 differentiates."""
         fake = (self.fakes_for_d(batch) if fake is None else fake).detach()
-        p = self.cfg.penalty
-        r1_w = r1_weight(p.r1_gamma, p.r1_every, self.d_updates)
+        r1_w = r1_weight(self.opt.r1_gamma, self.opt.r1_every, self.d_updates)
         return (batch.real.detach().requires_grad_(True) if r1_w else batch.real), fake, r1_w
 
     def g_backward(self, batch: Batch, fake: Tensor | None = None) -> dict[str, Tensor]:
@@ -222,9 +225,9 @@ class GANRecipe:
         loss = self.loss.d_real(logits)
         merge_stats(stats, {"loss_d": loss.detach(), "d_real": self._squash(logits)})
         if r1_w:
-            r1 = r1_penalty_of(logits, real, self.cfg.remedies.pack)
+            r1 = r1_penalty_of(logits, real, self.opt.pack)
             loss = loss + r1_w * r1
-            stats["r1"] = r1.detach() * self.cfg.penalty.r1_every  # the log's per-step mean is then the mean measured R1
+            stats["r1"] = r1.detach() * self.opt.r1_every  # the log's per-step mean is then the mean measured R1
         return loss
 
     def _fake_loss(self, logits: Tensor, stats: dict[str, Tensor]) -> Tensor:
@@ -234,12 +237,12 @@ class GANRecipe:
 
     def _gp(self, batch: Batch, fake: Tensor, stats: dict[str, Tensor]) -> Tensor | float:
         """WGAN-GP's term (0 when off). Interpolates pair real i with fake i, so both carry the real batch's labels."""
-        if not self.cfg.penalty.gp_weight > 0:
+        if not self.opt.gp_weight > 0:
             return 0.0
         eps = torch.rand(batch.real.shape[0], device=batch.real.device)
-        gp = gradient_penalty(lambda x: self._d(x, batch.labels), batch.real, fake, eps, self.cfg.remedies.pack)
+        gp = gradient_penalty(lambda x: self._d(x, batch.labels), batch.real, fake, eps, self.opt.pack)
         stats["gp"] = gp.detach()
-        return self.cfg.penalty.gp_weight * gp
+        return self.opt.gp_weight * gp
 
     def g_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """G's loss through D (`g_backward` has frozen D's weights). Recipes that need real data in
@@ -247,7 +250,7 @@ class GANRecipe:
         output for `batch.z`, graph kept, when the loop drew it before D's step."""
         if fake is None:
             fake = self.generate(batch.z, batch.fake_labels)
-        params = self._unrolled_params(batch, fake) if self.cfg.remedies.unrolled_steps else None
+        params = self._unrolled_params(batch, fake) if self.opt.unrolled_steps else None
         fake_logits = self._d(fake, batch.fake_labels, params)
         loss = self.loss.g(fake_logits)
         return loss, {"loss_g": loss.detach()}
@@ -261,7 +264,7 @@ class GANRecipe:
         buffers = {k: v.clone() for k, v in self.D.named_buffers()}  # BN statistics stay untouched
         m = {k: torch.zeros_like(v) for k, v in params.items()}
         v2 = {k: torch.zeros_like(v) for k, v in params.items()}
-        for t in range(1, self.cfg.remedies.unrolled_steps + 1):
+        for t in range(1, self.opt.unrolled_steps + 1):
             state = {**params, **buffers}
             loss = self.loss.d(*self._d_real_fake(batch.real, batch.labels, fake, batch.fake_labels, state))
             grads = torch.autograd.grad(loss, list(params.values()), create_graph=True, allow_unused=True)
@@ -280,7 +283,7 @@ class GANRecipe:
     def after_d_step(self) -> None:
         """Counts the D update; WGAN's weight clipping (Arjovsky et al. 2017) after each."""
         self.d_updates += 1
-        c = self.cfg.penalty.clip
+        c = self.opt.clip
         if c > 0:
             with torch.no_grad():
                 for p in self.D.parameters():
@@ -290,7 +293,7 @@ class GANRecipe:
         """Update the EMA of G's weights (its batch-norm statistics: `refresh_ema_statistics`)."""
         if self.G_ema is None:
             return
-        decay = self.cfg.remedies.ema
+        decay = self.opt.ema
         with torch.no_grad():  # one fused call over all tensors, as torch.optim.swa_utils does
             torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1.0 - decay)
 

@@ -13,6 +13,7 @@ from ..config import Config, ModelConfig
 from ..errors import UserError
 from ..nets import ConditionalGenerator, Critic, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from ..nets import dcgan_init
+from .options import GANOptions
 
 Shape = tuple[int, ...]
 
@@ -24,7 +25,7 @@ class Architecture:
     label channels and packed samples) and batch_norm whether D may use batch norm."""
 
     build: Callable[[ModelConfig, Shape, int, Shape, bool], tuple[nn.Module, nn.Module]]
-    options: tuple[str, ...]  # the model.* keys only this architecture reads
+    config_keys: tuple[str, ...]  # the model.* keys only this architecture reads
     needs_images: bool
 
 
@@ -46,21 +47,23 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
-def build_nets(cfg: Config, sample_shape: Shape, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
-    """G and D for samples of `sample_shape` ((C, H, W) for images, (D,) for points). With
-    model.conditional, G takes (z, labels) and D (x, labels); D is always a `Critic` so that the
-    remedies (packing, minibatch std, minibatch discrimination) are options of every net."""
-    m, r = cfg.model, cfg.remedies
+def build_nets(cfg: Config, sample_shape: Shape, num_classes: int = 0,
+               options: GANOptions | None = None) -> tuple[nn.Module, nn.Module]:
+    """G and D for samples of `sample_shape` ((C, H, W) for images, (D,) for points), from the
+    config's model section and the GAN's `options` (default: the config's). When conditional, G
+    takes (z, labels) and D (x, labels); D is always a `Critic` so that the remedies (packing,
+    minibatch std, minibatch discrimination) are options of every net."""
+    m, r = cfg.model, options or GANOptions.from_config(cfg)
     arch = ARCHITECTURES[m.arch]
     if arch.needs_images and len(sample_shape) != 3:
         raise UserError(f"config key 'model.arch': {m.arch} needs image data, and data '{cfg.data.source}' holds points "
                         f"(model.arch=mlp takes points)")
-    k = num_classes if m.conditional else 0
+    k = num_classes if r.conditional else 0
     embed_dim = min(k, 50)
     # D's base sees the label as extra channels (concat form) and m packed samples at once.
     d_channels = (sample_shape[0] + (k if m.cond_mode == "concat" else 0)) * r.pack
     d_shape = (d_channels, *sample_shape[1:])
-    batch_norm = not (cfg.penalty.gp_weight > 0 or m.spectral_norm)  # BN breaks per-sample gradients
+    batch_norm = not (r.gp_weight > 0 or m.spectral_norm)  # BN breaks per-sample gradients
     g, d = arch.build(m, sample_shape, m.z_dim + embed_dim, d_shape, batch_norm)
     if k:
         g = ConditionalGenerator(g, k, embed_dim)

@@ -27,6 +27,7 @@ from ..errors import UserError
 from ..nets import SRDiscriminator, SRResNet, dcgan_init, downsample
 from ..objectives import LOSSES
 from .gan import Batch, GANRecipe
+from .options import GANOptions
 
 Tensor = torch.Tensor
 
@@ -87,13 +88,14 @@ class SRGANRecipe(GANRecipe):
     needs_images = True
     draws_from_noise = False  # G upscales images; its "latents" are LR patches of the training pool
     # Its own nets (SRResNet, the paper's D) and its own D and G steps: none of GANRecipe's options.
-    options = ("loss", "model.g_width", "model.d_width", "penalty.clip", "srgan")
+    config_keys = ("loss", "model.g_width", "model.d_width", "penalty.clip", "srgan")
 
     def __init__(self, cfg: Config, data: Dataset, autocast=contextlib.nullcontext):
         self.cfg, self.sr, self.autocast = cfg, cfg.srgan, autocast
         # Not a noise-to-image GAN: no classes, no augmentation and no EMA generator (GANRecipe's other options).
         self.conditional, self.num_classes, self.augment, self.G_ema = False, 0, None, None
         self.joint_d = False  # D has batch norm: real and fake in passes of their own
+        self.opt = GANOptions(clip=cfg.penalty.clip)  # the one GAN option SRGAN's D step takes
         self.scale = cfg.srgan.scale
         self.loss = LOSSES[cfg.loss]
         self.pool = data.x  # HR patches; LR "latents" are cut from them

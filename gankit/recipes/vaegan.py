@@ -21,6 +21,7 @@ from ..config import Config
 from ..data import Dataset
 from ..nets import Encoder, dcgan_init, flatten_features
 from .gan import Batch, GANRecipe
+from .options import GANOptions
 
 Tensor = torch.Tensor
 
@@ -36,12 +37,13 @@ class VAEGANRecipe(GANRecipe):
     needs_images = True
     # G's step reads D's features directly, past the layers the remedies add; D's step is its own,
     # without penalties or augmentation, and G's without unrolling.
-    options = ("loss", "model.arch", "model.z_dim", "model.g_width", "model.d_width", "model.spectral_norm",
+    config_keys = ("loss", "model.arch", "model.z_dim", "model.g_width", "model.d_width", "model.spectral_norm",
                "model.cond_mode", "model.g_layers", "model.d_layers", "model.maxout_pieces", "model.dropout",
-               "model.g_batch_norm", "model.g_refine", "remedies.ema", "penalty.clip", "penalty.r1_every", "vaegan")
+               "model.g_batch_norm", "model.g_refine", "remedies.ema", "penalty.clip", "vaegan")
 
     def __init__(self, cfg: Config, data: Dataset, autocast=contextlib.nullcontext):
-        super().__init__(cfg, data, autocast)
+        # The EMA of G and weight clipping; no labels, remedies in D or penalties.
+        super().__init__(cfg, data, autocast, GANOptions(ema=cfg.remedies.ema, clip=cfg.penalty.clip))
         self.joint_d = False  # real, prior samples and reconstructions: passes of their own
         self.v = cfg.vaegan
         c, r = data.x.shape[1], data.x.shape[2]

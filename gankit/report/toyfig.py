@@ -51,7 +51,7 @@ def take_snapshot(recipe, source: str, device: torch.device) -> dict[str, np.nda
     if out["points"].shape[1] == 1:
         lo, hi = x_range(source)
         xs = torch.linspace(lo, hi, N_GRID, device=device)[:, None]
-        pack = recipe.cfg.remedies.pack  # a packed D (PacGAN) scores m samples at once: here m copies of x
+        pack = recipe.opt.pack  # a packed D (PacGAN) scores m samples at once: here m copies of x
         logits = D(xs.repeat_interleave(pack, 0)).float().reshape(-1)
         # Losses on probabilities read D through a sigmoid; others (WGAN, hinge) show the raw critic.
         probs = bool(getattr(getattr(recipe, "loss", None), "probabilities", True))
