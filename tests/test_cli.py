@@ -29,6 +29,19 @@ def test_help_exits_zero():
         assert r.returncode == 0 and "usage: gankit" in r.stdout
 
 
+def test_every_commands_help_exits_zero(capsys):
+    """Every sub-command (and bench mode) prints its help: a stray % in a help text raised a TypeError."""
+    from gankit.commands import COMMANDS
+    from gankit.commands.bench import MODES
+
+    names = [c.__name__.rsplit(".", 1)[1] for c in COMMANDS]
+    for argv in [[n, "--help"] for n in names] + [["bench", m, "--help"] for m in MODES]:
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 0, argv
+        assert "usage: gankit" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "dcgan-mnsit"], "'dcgan-mnsit' is neither a preset nor a YAML file (did you mean 'dcgan-mnist'?)"),
     (["train", "dcgan-mnist", "optim.lr_dd=1"], "unknown config key 'optim.lr_dd' (did you mean 'optim.lr_d'?)"),

@@ -7,7 +7,7 @@ from ..bench import modes, speed
 
 MODES = {
     "modes": (modes, "mode collapse on ring, grid and stacked MNIST (PacGAN protocol)"),
-    "speed": (speed, "gankit's loop against a plain PyTorch loop on the same nets: images/s, GFLOP, % of peak"),
+    "speed": (speed, "gankit's loop against a plain PyTorch loop on the same nets: images/s, GFLOP, %% of peak"),
 }
 
 
