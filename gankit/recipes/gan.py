@@ -91,8 +91,7 @@ class GANRecipe:
         if self.conditional and self.num_classes < 2:
             raise UserError(f"config key 'model.conditional': data '{data.name}' has no class labels")
         self.G, self.D = build_nets(cfg, tuple(data.x.shape[1:]), self.num_classes, self.opt)
-        self.augment = self.opt.augment
-        if self.augment and not data.is_images:
+        if self.opt.augment and not data.is_images:
             raise UserError(f"config key 'remedies.augment': DiffAugment needs image data, '{data.name}' holds points")
         # A D that scores each sample (or packed group) on its own can take real and fake in one
         # batch: one pass of twice the size instead of two (fewer, larger matrix products). Batch
@@ -140,8 +139,8 @@ class GANRecipe:
         return self._g(self.sampler, z, labels)
 
     def _d(self, x: Tensor, labels: Tensor | None, params: dict | None = None) -> Tensor:
-        if self.augment:
-            x = augment(x, self.augment)
+        if self.opt.augment:
+            x = augment(x, self.opt.augment)
         args = (x, labels) if self.conditional else (x,)
         return self.D(*args) if params is None else functional_call(self.D, params, args)
 

@@ -92,10 +92,11 @@ class SRGANRecipe(GANRecipe):
 
     def __init__(self, cfg: Config, data: Dataset, autocast=contextlib.nullcontext):
         self.cfg, self.sr, self.autocast = cfg, cfg.srgan, autocast
-        # Not a noise-to-image GAN: no classes, no augmentation and no EMA generator (GANRecipe's other options).
-        self.conditional, self.num_classes, self.augment, self.G_ema = False, 0, None, None
+        # Not a noise-to-image GAN: no classes, no augmentation, penalties or EMA generator; of
+        # GANRecipe's options only weight clipping applies to its D step.
+        self.opt = GANOptions(clip=cfg.penalty.clip)
+        self.conditional, self.num_classes, self.G_ema = False, 0, None
         self.joint_d = False  # D has batch norm: real and fake in passes of their own
-        self.opt = GANOptions(clip=cfg.penalty.clip)  # the one GAN option SRGAN's D step takes
         self.scale = cfg.srgan.scale
         self.loss = LOSSES[cfg.loss]
         self.pool = data.x  # HR patches; LR "latents" are cut from them
