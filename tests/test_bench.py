@@ -231,3 +231,19 @@ def test_kernel_choices_follow_onednns_instruction_set(monkeypatch):
     assert [type(m) for m in dcgan[0].modules() if getattr(m, "product_path", False)] == [ConvTranspose2d]
     assert not any(getattr(m, "onednn", False) for m in vanilla[1].modules())
     assert use_cpu_kernels([*vanilla, *dcgan], linear=False, thin_conv=False) == {"linear": 0, "thin_conv": 0}
+
+
+def test_the_kernel_table_times_each_path_and_says_where_it_is_used():
+    import torch
+
+    from gankit.bench.kernels import format_kernels, kernel_rows
+
+    state = torch.get_rng_state()
+    rows = kernel_rows(pairs=1, reps=1)
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's random stream is untouched
+    assert len(rows) == 7 and all(r.speedup > 0 and r.spread[0] <= r.speedup <= r.spread[1] for r in rows)
+    used = {isa: {line[:42].strip(): line.split()[-1] for line in format_kernels(rows, isa).splitlines()[2:]}
+            for isa in ("avx512", "avx2")}
+    assert used["avx512"]["linear 128x100->512"] == "no"  # below MIN_FEATURES on every ISA
+    assert used["avx512"]["linear 128x256->1280"] == "yes" and used["avx2"]["linear 128x256->1280"] == "no"
+    assert used["avx2"]["conv_t 64->1 4x4/2 at 14x14 (G's last)"] == "yes"
