@@ -38,11 +38,11 @@ class Sampler(nn.Module):
 
     def __init__(self, model: Model):
         super().__init__()
-        self.G = model.recipe.sampler
-        self.conditional = model.conditional
+        self.G = model.recipe.sampler  # registered, so that the export holds its weights
+        self.sample = model.recipe.sample  # the recipe's own call of it (labels where conditional)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.G(z, labels) if self.conditional else self.G(z)
+        return self.sample(z, labels)
 
 
 def describe(model: Model, fmt: str, run: str) -> dict:

@@ -32,8 +32,8 @@ def cpu_isa() -> str:
 # large linear layers only where oneDNN has AVX-512 to itself (on AVX2 both run the same width, and
 # oneDNN's dearer calls made linear-heavy steps slower).
 CHOICES = {
-    "avx512": {"linear": True, "conv_input_grad": True, "conv_transpose": True},
-    "avx2": {"linear": False, "conv_input_grad": True, "conv_transpose": True},
+    "avx512": {"linear": True, "thin_conv": True},
+    "avx2": {"linear": False, "thin_conv": True},
 }
 
 
@@ -46,8 +46,7 @@ def use_cpu_kernels(modules: list[nn.Module], linear: bool = True, thin_conv: bo
     counts = {"linear": 0, "thin_conv": 0}
     for module in modules:
         counts["linear"] += use_onednn(module, linear and choice["linear"])
-        counts["thin_conv"] += use_product_path(module, conv=thin_conv and choice["conv_input_grad"],
-                                                conv_transpose=thin_conv and choice["conv_transpose"])
+        counts["thin_conv"] += use_product_path(module, thin_conv and choice["thin_conv"])
     return counts
 
 

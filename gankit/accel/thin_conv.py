@@ -158,12 +158,12 @@ def _thin(m: nn.Module) -> bool:
     return plain and thin_channels * m.kernel_size[0] * m.kernel_size[1] <= MAX_PATCH
 
 
-def use_product_path(module: nn.Module, conv: bool = True, conv_transpose: bool = True) -> int:
-    """Switch the thin convolutions (`conv`) and thin transposed convolutions (`conv_transpose`) of
-    `module` onto the product path, the others back to oneDNN's convolution; returns how many are switched."""
+def use_product_path(module: nn.Module, on: bool = True) -> int:
+    """Switch the thin convolutions of `module` onto the product path, or all back to oneDNN's
+    convolution; returns how many are switched."""
     switched = 0
     for m in module.modules():
         if isinstance(m, (Conv2d, ConvTranspose2d)):
-            m.product_path = (conv if isinstance(m, Conv2d) else conv_transpose) and _thin(m)
+            m.product_path = on and _thin(m)
             switched += m.product_path
     return switched

@@ -33,11 +33,11 @@ def _layers() -> list[tuple[str, str, nn.Module, tuple[int, ...], str]]:
         ("linear 128x256->1280", "linear", Linear(256, 1280), (128, 256), "onednn"),
         ("linear 128x784->1280", "linear", Linear(784, 1280), (128, 784), "onednn"),
         ("linear 128x1280->784", "linear", Linear(1280, 784), (128, 1280), "onednn"),
-        ("conv_t 64->1 4x4/2 at 14x14 (G's last)", "conv_transpose",
+        ("conv_t 64->1 4x4/2 at 14x14 (G's last)", "thin_conv",
          ConvTranspose2d(64, 1, 4, 2, 1).to(memory_format=last), (128, 64, 14, 14), "product_path"),
-        ("conv_t 64->3 4x4/2 at 16x16", "conv_transpose",
+        ("conv_t 64->3 4x4/2 at 16x16", "thin_conv",
          ConvTranspose2d(64, 3, 4, 2, 1).to(memory_format=last), (64, 64, 16, 16), "product_path"),
-        ("conv 1->64 4x4/2 at 28x28 (D's first)", "conv_input_grad",
+        ("conv 1->64 4x4/2 at 28x28 (D's first)", "thin_conv",
          Conv2d(1, 64, 4, 2, 1).to(memory_format=last), (128, 1, 28, 28), "product_path"),
     ]
 

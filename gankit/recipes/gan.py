@@ -39,11 +39,11 @@ def merge_stats(into: dict[str, Tensor], stats: dict[str, Tensor]) -> None:
         into[k] = into[k] + v if k in into else v
 
 
-def unreduced(module: nn.Module, hold: bool = True) -> contextlib.AbstractContextManager:
-    """Under DDP, while `hold`: a context in which `module`'s gradients are not reduced across ranks
-    (a pass whose gradients are summed with a later pass's before the one reduction)."""
+def unreduced(module: nn.Module) -> contextlib.AbstractContextManager:
+    """Under DDP: a context in which `module`'s gradients are not reduced across ranks (a pass whose
+    gradients are summed with a later pass's before the one reduction)."""
     no_sync = getattr(module, "no_sync", None)
-    return no_sync() if no_sync and hold else contextlib.nullcontext()
+    return no_sync() if no_sync else contextlib.nullcontext()
 
 
 @contextlib.contextmanager
