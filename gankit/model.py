@@ -57,10 +57,7 @@ class Model:
             raise UserError(f"-n must be at least 1, got {n}")
         require_memory(4 * n * math.prod(self.sample_shape),  # the float32 samples, held until all are drawn
                        f"-n {n:,}: {n:,} samples of shape {self.sample_shape}")
-        if label is not None and not self.conditional:
-            raise UserError(f"--label {label}: this model is not conditional")
-        if label is not None and not 0 <= label < self.num_classes:
-            raise UserError(f"--label {label}: this model was trained on classes 0..{self.num_classes - 1}")
+        self.check_label(label)
         gen = torch.Generator(self.device).manual_seed(seed)
         out, labels = [], []
         for start in range(0, n, batch):
@@ -77,6 +74,57 @@ class Model:
     @property
     def conditional(self) -> bool:
         return bool(getattr(self.recipe, "conditional", False))
+
+    def check_label(self, label: int | None, flag: str = "--label") -> None:
+        """A UserError naming `flag` for a label this model cannot take (None always passes)."""
+        if label is not None and not self.conditional:
+            raise UserError(f"{flag} {label}: this model is not conditional")
+        if label is not None and not 0 <= label < self.num_classes:
+            raise UserError(f"{flag} {label}: this model was trained on classes 0..{self.num_classes - 1}")
+
+    @property
+    def d_gives_probabilities(self) -> bool:
+        """Whether sigmoid(D) is a probability of real (nonsat, minimax) or D's output an unbounded
+        score, higher = more real (wasserstein, hinge, lsgan)."""
+        return self.recipe.loss.probabilities
+
+    def check_score_label(self, label: int | None, flag: str = "--label") -> None:
+        """A UserError unless D can score single images under `label`: a conditional D judges
+        "a real image of class `label`", so it needs one; a packing D judges groups, not images."""
+        if not self.is_images:
+            raise UserError("this model was trained on points, not images: nothing to score")
+        if self.conditional and label is None:
+            raise UserError(f"{flag}: this model's D is conditional; give the class the images are meant to show "
+                            f"(0..{self.num_classes - 1})")
+        self.check_label(label, flag)
+        if self.d_pack > 1:
+            raise UserError(f"this model's D scores packs of {self.d_pack} samples together (remedies.pack), not single images")
+
+    @property
+    def d_pack(self) -> int:
+        """How many samples D judges at once (PacGAN's packing; 1 for every other D)."""
+        return getattr(getattr(self.recipe, "opt", None), "pack", 1)
+
+    @torch.no_grad()
+    def score(self, x: torch.Tensor, label: int | None = None, batch: int = 256, flag: str = "--label") -> np.ndarray:
+        """D's probability of real (or raw score, see `d_gives_probabilities`) per image of x
+        (N, C, H, W) in [-1, 1]."""
+        self.check_score_label(label, flag)
+        D = self.recipe.D
+        outs = []
+        for chunk in x.split(batch):
+            chunk = chunk.to(self.device)
+            args = (chunk, torch.full((len(chunk),), label, dtype=torch.long, device=self.device)) if self.conditional else (chunk,)
+            outs.append(D(*args).float().cpu())
+        out = torch.cat(outs)
+        return (torch.sigmoid(out) if self.d_gives_probabilities else out).numpy()
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+        """x (N, C, H, W) in [-1, 1] -> G(E(x)) through the latent means, for a model with an encoder."""
+        if not hasattr(self.recipe, "reconstruct"):
+            raise UserError(f"this is a '{self.config.recipe}' run with no encoder: train a vaegan preset to reconstruct")
+        return torch.cat([self.recipe.reconstruct(c.to(self.device)).float().cpu() for c in x.split(batch)])
 
     def sample(self, n: int, seed: int = 0, label: int | None = None) -> dict[str, np.ndarray]:
         """{'images': uint8 (N, H, W, C)} or {'points': float32 (N, D)}, plus 'labels' if conditional."""

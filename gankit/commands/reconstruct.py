@@ -11,7 +11,6 @@ import io
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..data.files import IMAGE_SUFFIXES, read_image, read_npz
 from ..data.transform import array_to_tensor
@@ -31,15 +30,8 @@ def register(sub):
     p.set_defaults(run=run)
 
 
-@torch.no_grad()
-def reconstruct(model, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """x (N, C, H, W) in [-1, 1] -> reconstructions G(E(x)) through the latent means."""
-    return torch.cat([model.recipe.reconstruct(c.to(model.device)).float().cpu() for c in x.split(batch)])
-
-
 def run(args) -> int:
     from PIL import Image
-
 
     src, out = Path(args.input), Path(args.out)
     if not src.is_file():
@@ -51,8 +43,6 @@ def run(args) -> int:
         raise UserError(f"--out '{out}': must be the same kind as the input '{src}' ({'.npz' if is_npz else 'an image file'})")
     require_out_folder(out)
     model = load(args.path, device=args.device)
-    if not hasattr(model.recipe, "reconstruct"):
-        raise UserError(f"'{args.path}' is a '{model.config.recipe}' run with no encoder: train a vaegan preset")
     channels, resolution = model.sample_shape[0], model.sample_shape[1]
     labels = None
     if is_npz:
@@ -60,7 +50,7 @@ def run(args) -> int:
     else:
         images = read_image(src, resolution, channels)[None]
     x = array_to_tensor(images, str(src), resolution, channels)
-    recon = to_uint8(reconstruct(model, x))
+    recon = to_uint8(model.reconstruct(x))
     buf = io.BytesIO()
     if is_npz:
         arrays = {"images": recon}

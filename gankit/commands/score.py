@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..data.files import IMAGE_SUFFIXES, read_image, read_npz
@@ -23,6 +22,7 @@ def register(sub):
     p = sub.add_parser("score", help="print, per image, the probability the trained D gives that it is real")
     p.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or .npz files holding 'images'")
+    p.add_argument("--label", type=int, help="conditional models: the class the images are meant to show (D judges image and class)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.set_defaults(run=run)
 
@@ -47,26 +47,15 @@ def read_inputs(paths: list[str], resolution: int, channels: int) -> tuple[list[
     return names, torch.cat(batches)
 
 
-@torch.no_grad()
-def score_images(model, x: torch.Tensor, batch: int = 256) -> np.ndarray:
-    """D's probability of real (or raw score, see `is_probability`) per image of x (N, C, H, W) in [-1, 1]."""
-    D = model.recipe.D
-    out = torch.cat([D(chunk.to(model.device)).float().cpu() for chunk in x.split(batch)])
-    return (torch.sigmoid(out) if is_probability(model) else out).numpy()
-
-
-def is_probability(model) -> bool:
-    return model.recipe.loss.probabilities
-
-
 def run(args) -> int:
     model = load(args.path, device=args.device)
     if not model.is_images:
         raise UserError(f"'{args.path}' was trained on points, not images: nothing to score")
     channels, resolution = model.sample_shape[0], model.sample_shape[1]
+    model.check_score_label(args.label)  # before reading the images
     names, x = read_inputs(args.images, resolution, channels)
-    scores = score_images(model, x)
-    if is_probability(model):
+    scores = model.score(x, args.label)
+    if model.d_gives_probabilities:
         print("P(real)  image")
     else:
         print(f"D score (loss '{model.config.loss}': an unbounded score, higher = more real; not a probability)  image")

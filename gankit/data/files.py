@@ -11,6 +11,7 @@ import io
 import pickle
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -20,8 +21,9 @@ from ..errors import UserError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
-def read_image(path: Path, resolution: int, channels: int) -> np.ndarray:
-    """One image file -> uint8 (H, W, C) at the target size; PIL handles modes L, P, RGBA, I;16..."""
+def read_image(path: Path | BinaryIO, resolution: int, channels: int, name: str | None = None) -> np.ndarray:
+    """One image file (a path or an open binary file; `name` says which in an error) -> uint8
+    (H, W, C) at the target size; PIL handles modes L, P, RGBA, I;16..."""
     try:
         with Image.open(path) as img:
             img.load()  # decode now, so a truncated file fails here and is named
@@ -35,7 +37,7 @@ def read_image(path: Path, resolution: int, channels: int) -> np.ndarray:
                 img = img.resize((resolution, resolution), Image.Resampling.BICUBIC, reducing_gap=None)
             array = np.asarray(img, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{path}: cannot read image ({exc})") from None
+        raise UserError(f"{name or path}: cannot read image ({exc})") from None
     return array if array.ndim == 3 else array[:, :, None]
 
 

@@ -30,19 +30,21 @@ def _decode(model, z: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
 
 
 @torch.no_grad()
-def interpolation_grid(model, rows: int, steps: int, seed: int = 0) -> np.ndarray:
+def interpolation_grid(model, rows: int, steps: int, seed: int = 0, label: int | None = None) -> np.ndarray:
     """uint8 (rows, steps, H, W, C). Unconditional: each row slerps between two random latents.
-    Conditional: one row per class, every row the same latents, so a column holds z fixed."""
+    Conditional: one row per class (only `label`'s row when given), every row the same latents, so
+    a column holds z fixed."""
     model.require_latents()
+    model.check_label(label, "label")
     gen = torch.Generator(model.device).manual_seed(seed)
     t = torch.linspace(0, 1, steps)
     if model.conditional and model.num_classes > 0:
         z0, z1 = model.recipe.sample_z(1, gen), model.recipe.sample_z(1, gen)
         path = slerp(z0, z1, t)[0]  # (steps, D)
-        k = model.num_classes
-        z = path.repeat(k, 1)
-        labels = torch.arange(k).repeat_interleave(steps)
-        return _decode(model, z, labels).reshape(k, steps, *model_image_shape(model))
+        classes = torch.arange(model.num_classes) if label is None else torch.tensor([label])
+        z = path.repeat(len(classes), 1)
+        labels = classes.repeat_interleave(steps)
+        return _decode(model, z, labels).reshape(len(classes), steps, *model_image_shape(model))
     z0, z1 = model.recipe.sample_z(rows, gen), model.recipe.sample_z(rows, gen)
     z = slerp(z0, z1, t).reshape(rows * steps, -1)
     return _decode(model, z, None).reshape(rows, steps, *model_image_shape(model))
