@@ -218,7 +218,7 @@ async def _send_json(send, status: int, body: dict, extra: list | None = None) -
 
 class Guard:
     """ASGI middleware run on every request before any route: the token (when one is set), checked
-    in constant time, and the body size the request declares."""
+    in constant time, and the body size the request declares (the server reads no more than that)."""
 
     def __init__(self, app, token: str | None, max_body: int):
         self.app, self.token, self.max_body = app, token, max_body
@@ -234,10 +234,13 @@ class Guard:
                 return await _send_json(send, 401, {"error": f"{why}: send 'Authorization: Bearer TOKEN' (or open /?token=TOKEN in a browser)"},
                                         [(b"www-authenticate", b"Bearer")])
             set_cookie = in_url  # the page's own requests (and /docs) then carry it as a cookie
-        for key, value in scope.get("headers", []):
-            if key.lower() == b"content-length" and value.isdigit() and int(value) > self.max_body:
-                return await _send_json(send, 413, {"error": f"request body of {int(value):,} bytes is over this server's limit of "
-                                                             f"{self.max_body:,} (--max-upload-bytes)"})
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        if b"transfer-encoding" in headers:  # a body of unknown length: the limit could only be found out by reading it
+            return await _send_json(send, 411, {"error": "send the request body with a Content-Length header, not chunked"})
+        length = headers.get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > self.max_body:  # uvicorn then holds the body to that length
+            return await _send_json(send, 413, {"error": f"request body of {length.decode('latin-1')} bytes is over this server's "
+                                                         f"limit of {self.max_body:,} (--max-upload-bytes)"})
 
         async def send_with_cookie(message):
             if message["type"] == "http.response.start":
@@ -269,10 +272,11 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
         for s in served.values():  # finish what is queued, then stop
             s.worker.close()
 
-    app = FastAPI(title="gankit", version=__version__, max_body_size=limits.max_upload_bytes, lifespan=lifespan,
+    app = FastAPI(title="gankit", version=__version__, lifespan=lifespan,
                   description="Sample, interpolate, score, upscale and reconstruct with trained gankit runs. "
                               "Errors are JSON: {\"error\": \"...\"}.")
     app.add_middleware(Guard, token=token, max_body=limits.max_upload_bytes)
+    app.state.served, app.state.limits = served, limits
 
     def error(status: int, message: str, headers: dict | None = None):
         return JSONResponse({"error": message}, status_code=status, headers=headers)
@@ -289,7 +293,6 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
     async def http_error(request: Request, exc: HTTPException):
         message = {404: f"no such path '{request.url.path}' (the API is listed at /docs)",
                    405: f"method {request.method} is not allowed on '{request.url.path}'",
-                   413: f"request body is over this server's limit of {limits.max_upload_bytes:,} bytes (--max-upload-bytes)",
                    }.get(exc.status_code, str(exc.detail))
         return error(exc.status_code, message, getattr(exc, "headers", None))
 
