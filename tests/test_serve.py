@@ -132,6 +132,8 @@ def test_upscale_and_reconstruct_equal_the_library(client, models):
     r = client.post("/api/models/sr/upscale", files={"file": ("s.png", png(small))})
     big = np.asarray(Image.open(io.BytesIO(r.content)))
     assert big.shape == (40, 48, 3) and np.array_equal(big, upscale_image(models["sr"], small))
+    sr_scores = client.post("/api/models/sr/score", files={"files": ("s.png", png(small))})  # D of HR patches
+    assert sr_scores.status_code == 200 and len(sr_scores.json()["scores"]) == 1
     images = digits(2, seed=3)
     files = [("files", (f"r{i}.png", png(im))) for i, im in enumerate(images)]
     r = client.post("/api/models/vaegan/reconstruct", files=files, data={"format": "npz"})

@@ -38,6 +38,7 @@ def run(args) -> int:
         raise
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"serving {', '.join(models)} at http://{shown}:{port}/ (API docs at /docs; Ctrl-C stops)", flush=True)
+    needs = "; every request needs the token: in a browser open /?token=TOKEN once" if args.token else ""
+    print(f"serving {', '.join(models)} at http://{shown}:{port}/ (API docs at /docs{needs}; Ctrl-C stops)", flush=True)
     run_server(app, sock)
     return 0

@@ -125,8 +125,6 @@ def encode(arrays: dict[str, np.ndarray], fmt: str, columns: int | None = None) 
         if "images" in arrays:
             body["images"] = ["data:image/png;base64," + base64.b64encode(_png(im)).decode() for im in arrays["images"]]
         return json.dumps(body).encode(), "application/json"
-    if "images" not in arrays:
-        raise UserError("format 'grid': this model draws points, not images; use format=json or format=npz")
     buf = io.BytesIO()
     image_grid(arrays["images"], columns).save(buf, format="PNG")
     return buf.getvalue(), "image/png"
@@ -379,6 +377,8 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
     async def sample(name: str, n: int = 16, seed: int = Seed, label: int | None = Label, format: str = Format):
         s = lookup(name, "sample")
         check_n(n)
+        if format == "grid" and not s.model.is_images:
+            raise Refused(422, f"format 'grid': model '{name}' draws points, not images; use format=json or format=npz")
         check_label(s, label)
         return reply(await run(s, sample_job, n, seed, label, format), f"{name}-seed{seed}")
 
