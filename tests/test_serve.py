@@ -36,10 +36,11 @@ TINY = ["model.g_width=8", "model.d_width=8", "optim.batch_size=8", "data.limit=
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Three tiny runs (two training steps each): conditional, with an encoder, and an SRGAN."""
+    """Four tiny runs (two training steps each): conditional, with an encoder, an SRGAN, and 2-D points."""
     root = tmp_path_factory.mktemp("serve")
     specs = {"cgan": ("cgan-mnist", ["model.z_dim=16"]), "vaegan": ("vaegan-mnist", ["model.z_dim=8"]),
-             "sr": ("srgan", ["srgan.blocks=1", "srgan.warmup_steps=1", "train.grid_size=4", "data.resolution=16"])}
+             "sr": ("srgan", ["srgan.blocks=1", "srgan.warmup_steps=1", "train.grid_size=4", "data.resolution=16"]),
+             "ring": ("ring", ["optim.batch_size=24"])}
     return {name: train(load_config(preset, TINY + extra), root / name, progress=False).dir
             for name, (preset, extra) in specs.items()}
 
@@ -81,6 +82,8 @@ def test_models_lists_each_runs_capabilities_and_shape(client):
     assert by_name["vaegan"]["capabilities"] == ["sample", "interpolate", "score", "reconstruct"]
     assert by_name["vaegan"]["classes"] == []
     assert by_name["sr"]["capabilities"] == ["score", "upscale"] and by_name["sr"]["scale"] == 4
+    assert by_name["ring"]["capabilities"] == ["sample"]  # points, and a D that judges packs of 3
+    assert by_name["ring"]["image_shape"] is None and by_name["ring"]["points_dim"] == 2
     assert body["limits"]["max_n"] == 64
     assert client.get("/api/models/cgan").json() == by_name["cgan"]
 
@@ -99,6 +102,13 @@ def test_sample_is_the_models_own_sample_in_every_format(client, models):
     assert grid.size == (3 * 30 + 2, 2 * 30 + 2)  # 3 columns x 2 rows of 28 px, 2 px padding
     other = client.get("/api/models/cgan/sample", params={"n": 6, "seed": 6, "label": 3, "format": "npz"})
     assert not np.array_equal(np.load(io.BytesIO(other.content))["images"], expected["images"])
+
+
+def test_a_points_model_samples_points(client, models):
+    body = client.get("/api/models/ring/sample", params={"n": 5, "seed": 1, "format": "json"}).json()
+    assert np.allclose(body["points"], models["ring"].sample(5, seed=1)["points"], atol=1e-6)
+    r = client.get("/api/models/ring/sample", params={"n": 5})
+    assert r.status_code == 422 and "model 'ring' draws points, not images" in r.json()["error"]
 
 
 def test_interpolate_walks_from_one_latent_to_the_other(client, models):
@@ -149,7 +159,7 @@ BAD = [
     ("get", "/api/models/vaegan/sample", {"params": {"label": 1}}, 422, "label 1: this model is not conditional"),
     ("get", "/api/models/cgan/sample", {"params": {"seed": -1}}, 422, "query 'seed'"),
     ("get", "/api/models/cgan/sample", {"params": {"format": "gif"}}, 422, "query 'format'"),
-    ("get", "/api/models/gone/sample", {}, 404, "no model 'gone' is served (models: cgan, vaegan, sr)"),
+    ("get", "/api/models/gone/sample", {}, 404, "no model 'gone' is served (models: cgan, vaegan, sr, ring)"),
     ("get", "/api/models/sr/sample", {}, 400, "model 'sr' (srgan) cannot sample; it can: score, upscale"),
     ("get", "/api/models/cgan/interpolate", {"params": {"steps": 1}}, 422, "steps must be at least 2"),
     ("get", "/api/models/cgan/interpolate", {"params": {"steps": 8}}, 422, "10 path(s) x 8 steps=80 is over"),
