@@ -203,6 +203,20 @@ def test_the_token_is_checked_on_every_request(models):
     assert client.get("/api/models").status_code == 200
 
 
+def test_an_internal_fault_is_500_json_and_the_next_request_is_served(models, monkeypatch):
+    client = TestClient(create_app({"cgan": models["cgan"]}), raise_server_exceptions=False)
+    real = type(models["cgan"]).sample
+
+    def fails_once(self, *args, **kwargs):
+        monkeypatch.setattr(type(self), "sample", real)
+        raise RuntimeError("planted fault")
+
+    monkeypatch.setattr(type(models["cgan"]), "sample", fails_once)
+    r = client.get("/api/models/cgan/sample", params={"n": 1})
+    assert r.status_code == 500 and "RuntimeError: planted fault" in r.json()["error"]
+    assert client.get("/api/models/cgan/sample", params={"n": 1}).status_code == 200
+
+
 # ---- the worker: a bounded queue, 503 when full, 504 past the timeout -----------------------------
 def test_worker_runs_jobs_in_order_and_refuses_when_full():
     worker = ModelWorker("t", queue_size=2)

@@ -287,6 +287,10 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
     async def user_error(request: Request, exc: UserError):
         return error(400, str(exc))
 
+    @app.exception_handler(Exception)  # a fault of ours: JSON too (uvicorn logs the traceback), and the next request is served
+    async def internal(request: Request, exc: Exception):
+        return error(500, f"internal error ({type(exc).__name__}: {exc}); the server goes on")
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         message = {404: f"no such path '{request.url.path}' (the API is listed at /docs)",
