@@ -100,6 +100,10 @@ def test_overfitting_from_rt_alone_without_held_out_images():
     f = check_overfitting(records, cfg()).finding
     assert f.step == 1500 and "held-out gap not measured" in f.evidence
     assert check_overfitting(records, cfg("loss=wasserstein")).finding is None  # a critic's sign says nothing
+    strip = lambda rs: [{k: v for k, v in r.items() if k not in ("rv", "rt_heldout")} for r in rs]
+    # D wins early, as G starts from noise (the first quarter), or outright, with D(G(z)) under 0.1: no overfitting call
+    assert check_overfitting(strip(healthy(rt=from_step(50, 0.99, end=450))), cfg()).finding is None
+    assert check_overfitting(strip(healthy(rt=from_step(1500, 0.99), d_fake=from_step(1500, 0.05))), cfg()).finding is None
 
 
 def test_collapse_from_falling_recall_and_from_diversity():
