@@ -235,11 +235,13 @@ def check_overfitting(records: list[dict], cfg: Config) -> Check:
         if i is None:
             return Check(name, f"r_v (D's real-vs-held-out gap) stayed below {RV_LIMIT} or rt below 0.6 over {len(rv)} records "
                                f"(r_v {_fmt(max(rv))} highest)")
+        def at(s: int) -> str:
+            text = (f"r_v {_fmt(rv[rv_steps.index(s)])}, rt {_fmt(rt_at.get(s, float('nan')))} on training reals "
+                    f"and {_fmt(held_at.get(s, float('nan')))} on held-out reals")
+            return text + (f", ADA's p {_fmt(ada_at[s])}" if s in ada_at else "")
+
         s = rv_steps[i]
-        evidence = (f"r_v {_fmt(rv[i])} from step {s} ({_fmt(max(rv[i:]))} highest); rt {_fmt(rt_at.get(s, float('nan')))} "
-                    f"on training reals, {_fmt(held_at.get(s, float('nan')))} on held-out reals")
-        if s in ada_at:
-            evidence += f"; ADA's p {_fmt(ada_at[s])}"
+        evidence = f"from step {s}: {at(s)}" + (f"; at step {rv_steps[-1]}: {at(rv_steps[-1])}" if rv_steps[-1] != s else "")
         return Check(name, "", Finding(name, s, evidence, change, fixes))
     if cfg.loss not in SIGN_LOSSES:
         return Check(name, f"loss={cfg.loss}: rt (the sign of D's logit) is no real-or-fake call, and no held-out images "
