@@ -92,6 +92,8 @@ def diagnose_run(run_dir: str | Path, samples: int = DIVERSITY_SAMPLES) -> Diagn
 def format_diagnosis(d: Diagnosis) -> str:
     found = findings(d.checks)
     lines = [f"gankit doctor {d.run}: " + (f"{len(found)} problem{'s' if len(found) > 1 else ''} found" if found else "no problem found")]
+    if len(found) > 1 and found[0].name == "divergence":
+        lines.append("(fix the divergence first: what follows may be its consequence)")
     for i, f in enumerate(found, 1):
         lines += [f"{i}. {f.name}, from step {f.step}",
                   f"   evidence: {f.evidence}",

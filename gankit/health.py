@@ -124,6 +124,15 @@ def _r1_override(cfg: Config) -> str:
     return f"penalty.r1_gamma={_fmt(gamma * 10) if gamma else '1'}"
 
 
+def _lower_rates(cfg: Config) -> tuple[str, ...]:
+    """A tenth of D's rate, and no more than DCGAN's 2e-4; G's too unless it is far below D's already."""
+    o = cfg.optim
+    out = [f"optim.lr_d={_fmt(min(o.lr_d / 10, 2e-4))}"]
+    if o.lr_g >= o.lr_d / 10:
+        out.append(f"optim.lr_g={_fmt(min(o.lr_g / 10, 2e-4))}")
+    return tuple(out)
+
+
 # ---- the checks -------------------------------------------------------------------------------
 def check_divergence(records: list[dict], cfg: Config) -> Check:
     """Training stopped on a non-finite loss or weight (or rolled back), a logged value is not
@@ -134,14 +143,14 @@ def check_divergence(records: list[dict], cfg: Config) -> Check:
         for key, what in (("diverged", "training stopped"), ("rolled_back", "guard.rollbacks went back to the last good checkpoint")):
             if key in r:
                 return Check(name, "", Finding(name, r["step"], f"{what}: {r[key]}", "lower the learning rates",
-                                               (f"optim.lr_d={_fmt(cfg.optim.lr_d / 10)}", f"optim.lr_g={_fmt(cfg.optim.lr_g / 10)}")))
+                                               _lower_rates(cfg)))
     train = training_records(records)
     keys = ["loss_d"] + (["loss_g"] if cfg.loss in PROBABILITY_LOSSES + ("lsgan",) else [])  # a critic's level drifts freely
     for r in train:
         bad = [k for k, v in r.items() if isinstance(v, float) and not math.isfinite(v)]
         if bad:
             return Check(name, "", Finding(name, r["step"], f"non-finite {', '.join(bad)}", "lower the learning rates",
-                                           (f"optim.lr_d={_fmt(cfg.optim.lr_d / 10)}", f"optim.lr_g={_fmt(cfg.optim.lr_g / 10)}")))
+                                           _lower_rates(cfg)))
     for key in keys:
         steps, values = _series(train, key)
         if not values:
@@ -156,7 +165,7 @@ def check_divergence(records: list[dict], cfg: Config) -> Check:
             return Check(name, "", Finding(
                 name, steps[i], f"{key} {_fmt(values[i])} at step {steps[i]} (up to {_fmt(peak)}; limit {_fmt(limit)})",
                 "lower D's learning rate (and G's); guard.rollbacks goes back to the last good checkpoint on a NaN",
-                (f"optim.lr_d={_fmt(cfg.optim.lr_d / 10)}", f"optim.lr_g={_fmt(cfg.optim.lr_g / 10)}", "guard.rollbacks=2")))
+                (*_lower_rates(cfg), "guard.rollbacks=2")))
     return Check(name, f"no stop on a non-finite value; {' and '.join(keys)} stayed under 10"
                        f"{' and 10x their early size' if len(keys) > 1 or cfg.loss == 'wasserstein' else ''} over {len(train)} records")
 

@@ -64,6 +64,8 @@ def test_divergence_from_the_stop_record_and_from_exploding_losses():
     f = check_divergence(exploding, cfg()).finding
     assert f.step == 1150 and "loss_g 30" in f.evidence  # two records in a row past max(10 x 1.0, 10); 600 alone is a spike
     assert check_divergence(healthy(loss_g={1100: 30.0}), cfg()).finding is None  # a single spike
+    huge_lr_d = check_divergence(healthy(loss_d=from_step(50, 300.0)), cfg("optim.lr_d=1.0")).finding
+    assert huge_lr_d.step == 50 and huge_lr_d.overrides == ("optim.lr_d=0.0002", "guard.rollbacks=2")  # G's 4e-4 is fine
     # A critic's G loss drifts freely: wasserstein watches loss_d only
     assert check_divergence(healthy(loss_g=from_step(1100, 400.0)), cfg("loss=wasserstein")).finding is None
 
