@@ -29,6 +29,7 @@ class DataConfig:
     resolution: int = 28  # images are resized to resolution x resolution
     channels: int = 1  # 1 = grayscale, 3 = RGB
     limit: int = 0  # keep only the first N examples (0 = all)
+    held_out: int = 0  # examples never trained on, for D's real-vs-held-out gap (gankit doctor); from those data.limit leaves out, else taken out of training
 
 
 @dataclass
@@ -178,7 +179,7 @@ POSITIVE = (
 )
 NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
                 "vaegan.pixel_weight", "vaegan.adv_weight",
-                "data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
+                "data.limit", "data.held_out", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
                 "remedies.minibatch_disc", "remedies.unrolled_steps", "penalty.gp_weight", "penalty.r1_gamma",
                 "penalty.clip", "evaluation.every")
 

@@ -129,7 +129,9 @@ def test_divergence_stops_at_the_step_it_appears_and_keeps_the_last_good_checkpo
     _, meta = load_checkpoint(out / "checkpoints" / "last.safetensors")  # checksum verified
     assert meta["step"] == 20
     assert not (out / "checkpoints" / "step_000030.safetensors").exists()
-    assert all(json.loads(line)["step"] < 25 for line in (out / "metrics.jsonl").read_text().splitlines())
+    *logged, last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["step"] < 25 for r in logged)  # and the doctor reads where it stopped:
+    assert last["step"] == 25 and last["diverged"].startswith("non-finite loss at step 25 (loss_d=nan")
 
 
 def test_divergence_exit_code_and_message_from_the_cli(tmp_path, monkeypatch, capsys):
@@ -150,7 +152,8 @@ def test_rollback_to_the_last_good_checkpoint_with_a_lower_learning_rate(tmp_pat
     _, meta = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
     assert meta["opt_g_groups"][0]["lr"] == pytest.approx(2e-4 * 0.25) and meta["config"]["optim"]["lr_d"] == pytest.approx(5e-5)
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [7, 14, 21, 28, 35, 40]
+    assert steps == [7, 14, 20, 21, 28, 35, 40]  # 20: the record of the rollback, for the doctor
+    assert "non-finite loss at step 25" in json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[2])["rolled_back"]
 
 
 def test_non_finite_weights_are_never_checkpointed(tmp_path):

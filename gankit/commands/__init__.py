@@ -1,5 +1,5 @@
 """CLI sub-commands, one small module each: `register(subparsers)` adds it, `run(args)` executes it."""
 
-from . import bench, eval, export, interpolate, presets, reconstruct, report, sample, score, serve, train, upscale
+from . import bench, doctor, eval, export, interpolate, presets, reconstruct, report, sample, score, serve, train, upscale
 
-COMMANDS = [presets, train, sample, eval, bench, report, interpolate, upscale, reconstruct, score, export, serve]
+COMMANDS = [presets, train, sample, eval, bench, report, interpolate, upscale, reconstruct, score, export, serve, doctor]

@@ -7,12 +7,16 @@ import torch
 
 @dataclass
 class Dataset:
-    """Training data held in memory. `x` is (N, C, H, W) in [-1, 1] for images, (N, D) for points."""
+    """Training data held in memory. `x` is (N, C, H, W) in [-1, 1] for images, (N, D) for points.
+    `held_out` (with `held_out_labels`): examples of the same source never trained on (data.held_out),
+    on which D's scores show whether it has learnt the training set rather than the distribution."""
 
     x: torch.Tensor
     labels: torch.Tensor | None
     num_classes: int
     name: str
+    held_out: torch.Tensor | None = None
+    held_out_labels: torch.Tensor | None = None
 
     @property
     def is_images(self) -> bool:

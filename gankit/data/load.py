@@ -97,9 +97,10 @@ def _read_path(path: Path, cfg: DataConfig):
 def load_dataset(cfg: DataConfig) -> Dataset:
     source = cfg.source
     if source in BUNDLED_POINTS:
-        x = torch.from_numpy(toy_points(source))
-        x = x[: cfg.limit] if cfg.limit else x
-        return Dataset(x=x, labels=None, num_classes=0, name=source)
+        x = torch.from_numpy(toy_points(source))  # already in random order: the first N are a random subset
+        keep, held = _split(torch.arange(len(x)), cfg, sort=False)
+        return Dataset(x=x[keep], labels=None, num_classes=0, name=source,
+                       held_out=None if held is None else x[held])
     if source in BUNDLED_PATCHES:
         images, labels = photo_patches(cfg.resolution), None
     elif source in BUNDLED:
@@ -110,10 +111,28 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         raise UserError(f"data '{source}': contains no images")
     x = array_to_tensor(images, source, cfg.resolution, cfg.channels)
     y = None if labels is None else torch.tensor(labels, dtype=torch.int64)
-    if cfg.limit and cfg.limit < len(x):
-        # A fixed random subset, the same every run: bundled MNIST is sorted by class.
-        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: cfg.limit].sort().values
-        x = x[keep]
-        y = None if y is None else y[keep]
     num_classes = 0 if y is None else (1000 if source == "stacked-mnist" else int(y.max()) + 1)
-    return Dataset(x=x, labels=y, num_classes=num_classes, name=source)
+    # A fixed random order, the same every run (bundled MNIST is sorted by class).
+    keep, held = _split(torch.randperm(len(x), generator=torch.Generator().manual_seed(0)), cfg, sort=True)
+    return Dataset(x=x[keep], labels=None if y is None else y[keep], num_classes=num_classes, name=source,
+                   held_out=None if held is None else x[held],
+                   held_out_labels=None if held is None or y is None else y[held])
+
+
+def _split(order: torch.Tensor, cfg: DataConfig, sort: bool) -> tuple[torch.Tensor | slice, torch.Tensor | None]:
+    """Which examples train (`data.limit`: the first N of `order`) and which are held out
+    (`data.held_out`: the next ones in `order`, so that with a limit the training set is the same
+    with or without them; without a limit they are the last ones, taken out of training).
+    `sort`: train on the kept examples in their stored order."""
+    n, limit, held = len(order), cfg.limit, cfg.held_out
+    limited = 0 < limit < n
+    kept = limit if limited else n
+    if held and (held > n - kept if limited else held >= n):
+        where = f"data.limit={limit} leaves {n - kept:,} out" if limited else f"it holds {n:,}"
+        raise UserError(f"config key 'data.held_out': {held:,} examples cannot be held out of data '{cfg.source}' ({where})")
+    if not limited:
+        kept = n - held
+    if kept == n:
+        return slice(None), None
+    train = order[:kept].sort().values if sort else order[:kept]
+    return train, (order[kept:kept + held] if held else None)

@@ -222,7 +222,8 @@ class GANRecipe:
     def _real_loss(self, logits: Tensor, real: Tensor, r1_w: float, stats: dict[str, Tensor]) -> Tensor:
         """D's loss on its logits for the real batch, plus R1 from the same pass when it is due."""
         loss = self.loss.d_real(logits)
-        merge_stats(stats, {"loss_d": loss.detach(), "d_real": self._squash(logits)})
+        # rt = E[sign(D's logit on a real)], the overfitting heuristic of ADA (Karras et al. 2020b), read by the doctor
+        merge_stats(stats, {"loss_d": loss.detach(), "d_real": self._squash(logits), "rt": logits.detach().float().sign().mean()})
         if r1_w:
             r1 = r1_penalty_of(logits, real, self.opt.pack)
             loss = loss + r1_w * r1

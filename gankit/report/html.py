@@ -14,11 +14,14 @@ import io
 import math
 from pathlib import Path
 
+from ..config import read_config
+from ..errors import UserError
+from ..health import HEALTH_KEYS, diagnose
 from ..io import atomic_write_bytes
 from .plots import read_metrics
 
 # Keys of a training record that are not evaluation metrics (losses and D outputs are found by prefix).
-TRAINING_KEYS = {"step", "time", "images_seen", "images_per_s", "d_real", "d_fake"}
+TRAINING_KEYS = {"step", "time", "images_seen", "images_per_s", "d_real", "d_fake", *HEALTH_KEYS}
 
 
 def is_training_key(key: str) -> bool:
@@ -118,7 +121,33 @@ img { max-width: 100%; image-rendering: pixelated; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 table { border-collapse: collapse; font-size: 0.9em; } td, th { padding: 2px 10px; text-align: right; }
 .muted { color: #777; }
+.finding { border-left: 4px solid #c33; padding: 0.2em 0.8em; margin: 0.6em 0; background: #fdf3f3; }
+.healthy { border-left: 4px solid #393; padding: 0.2em 0.8em; background: #f3fbf3; }
+code { background: #f0f0f0; padding: 0 3px; }
 """
+
+
+def health_panel(records: list[dict], config_path: Path) -> str:
+    """The checks of gankit.health over the records: each finding with its step, evidence and the
+    overrides to paste, or what was checked. The checkpoints' diversity is `gankit doctor`'s."""
+    try:
+        cfg = read_config(str(config_path))
+    except UserError as exc:
+        return f'<h2>Health</h2><p class="muted">not checked: {html.escape(str(exc))}</p>'
+    checks = diagnose(records, cfg)
+    found = [c.finding for c in checks if c.finding]
+    parts = ["<h2>Health</h2>"]
+    for f in found:
+        overrides = " ".join(f"<code>{html.escape(o)}</code>" for o in f.overrides)
+        parts.append(f'<div class="finding"><b>{html.escape(f.name)}</b> from step {f.step}: {html.escape(f.evidence)}'
+                     f"<br>change: {html.escape(f.change)}{': ' + overrides if overrides else ''}</div>")
+    if not found:
+        parts.append('<p class="healthy">no problem found in metrics.jsonl</p>')
+    items = "".join(f"<li><b>{html.escape(c.name)}</b>: {html.escape(c.checked)}</li>" for c in checks if not c.finding)
+    parts.append(f'<ul class="muted">{items}</ul>' if items else "")
+    parts.append('<p class="muted">The diversity of a fixed latent batch across checkpoints is measured by '
+                 "<code>gankit doctor RUN</code>.</p>")
+    return "".join(parts)
 
 
 def build_report(run_dir: Path) -> str:
@@ -137,6 +166,8 @@ def build_report(run_dir: Path) -> str:
         rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{v:.4g}</td></tr>" for k, v in last.items()
                        if isinstance(v, (int, float)) and not isinstance(v, bool))
         parts.append(f"<h2>Last logged step</h2><table>{rows}</table>")
+
+    parts.append(health_panel(records, run_dir / "config.yaml"))
 
     parts.append("<h2>Samples over training</h2>")
     if frames:
@@ -163,6 +194,7 @@ def build_report(run_dir: Path) -> str:
     loss_keys = sorted({k for r in train_recs for k in r if k.startswith("loss")})
     training = _figure([("losses", loss_keys, train_recs),
                         ("mean D(x) and D(G(z))", ["d_real", "d_fake"], train_recs),
+                        ("D overfitting: rt, held-out rt, r_v, ADA's p", list(HEALTH_KEYS), train_recs),
                         ("images/s", ["images_per_s"], train_recs)])
     parts.append("<h2>Training curves</h2>")
     parts.append(f'<img alt="training curves" src="{training}">' if training else '<p class="muted">nothing logged yet</p>')

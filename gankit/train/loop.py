@@ -36,6 +36,7 @@ from .checkpoint import (checkpoint_candidates, load_latest, load_optimizer, pac
                          save_checkpoint, unpack_state)
 from .device import autocast_dtype, resolve_device
 from .evaluation import Evaluator
+from .probe import HeldOutProbe
 
 
 @dataclass
@@ -107,6 +108,8 @@ class Trainer:
         self.bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
         self.bad_losses: dict[str, torch.Tensor] = {}
         self.evaluator: Evaluator | None = None  # built at the first evaluation (evaluation.every)
+        # D's real-vs-held-out gap at each log step, when data.held_out keeps images out of training
+        self.probe = None if self.data.held_out is None else HeldOutProbe(self.recipe, self.data, self.x, self.labels, cfg.train.seed + 3)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Every optimiser whose state a checkpoint holds."""
@@ -181,14 +184,20 @@ class Trainer:
         bad_step = int(self.bad_step.item())
         if self.dist.any(bad_step >= 0, self.device):
             losses = ", ".join(f"{k}={v.item():.4g}" for k, v in self.bad_losses.items())
-            raise Diverged(f"training diverged: non-finite loss at step {bad_step} ({losses}); "
-                           f"{self._last_good()}; lower optim.lr_d / optim.lr_g and resume or restart")
+            self._diverged(bad_step, f"non-finite loss at step {bad_step} ({losses})",
+                           "lower optim.lr_d / optim.lr_g and resume or restart")
         if weights:
             for name, module in self.recipe.modules().items():
                 params = list(module.parameters())
                 finite = bool(torch.stack([torch.isfinite(p).all() for p in params]).all()) if params else True
                 if self.dist.any(not finite, self.device):
-                    raise Diverged(f"training diverged: non-finite weights in {name} at step {self.step}; {self._last_good()}")
+                    self._diverged(self.step, f"non-finite weights in {name} at step {self.step}")
+
+    def _diverged(self, step: int, what: str, advice: str = "") -> None:
+        """Raise Diverged, after writing what happened into metrics.jsonl (the doctor reads it there)."""
+        if self.dist.is_main and self.dir.is_dir():  # a run that never started writes nothing
+            self.append_record({"step": step, "diverged": what})
+        raise Diverged(f"training diverged: {what}; {self._last_good()}" + (f"; {advice}" if advice else ""))
 
     def _last_good(self) -> str:
         last = self.dir / "checkpoints" / "last.safetensors"
@@ -274,12 +283,17 @@ class Trainer:
         record = {"step": self.step, "time": round(now - start, 3), "images_seen": self.images_seen}
         record.update({k: self.dist.mean(v).item() / n_steps for k, v in sums.items()})  # the one sync per log window
         record["images_per_s"] = round((self.images_seen - window[1]) / max(now - window[0], 1e-9), 2)
+        if self.probe is not None:  # every rank measures: a synchronised batch norm in D needs them all
+            record.update(self.probe.measure(distributed.unwrap(self.recipe.G), distributed.unwrap(self.recipe.D)))
         if not self.dist.is_main:
             return record
-        with open(self.dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        self.append_record(record)
         self.live.on_log(record)
         return record
+
+    def append_record(self, record: dict) -> None:
+        with open(self.dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
 
     def save_grid(self) -> Path:
         self.recipe.refresh_ema_statistics()
@@ -303,8 +317,7 @@ class Trainer:
             tensors, meta = self.state()
             meta["best"] = {"metric": record["best"]["metric"], "value": record["best"]["value"], "step": self.step}
             save_checkpoint(best_file, tensors, meta)
-        with open(self.dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        self.append_record(record)
         return record
 
     # ---- checkpoints ----------------------------------------------------------------------
@@ -462,6 +475,7 @@ def fit_guarded(trainer: Trainer) -> Run:
                     group["lr"] *= factor
             if trainer.dist.is_main:
                 trim_metrics(trainer.dir / "metrics.jsonl", meta["step"])
+                trainer.append_record({"step": meta["step"], "rolled_back": f"{exc}; learning rates x{factor}"})
                 print(f"gankit: warning: {exc}; rolled back to '{ckpt}' (step {meta['step']}) with learning "
                       f"rates x{factor} (lr_g={cfg.optim.lr_g:.3g}, lr_d={cfg.optim.lr_d:.3g})", file=sys.stderr)
 
