@@ -7,12 +7,14 @@ import torch
 
 @dataclass
 class Dataset:
-    """Training data held in memory. `x` is (N, C, H, W) in [-1, 1] for images, (N, D) for points."""
+    """Training data held in memory. `x` is (N, C, H, W) in [-1, 1] for images, (N, D) for points;
+    `captions` one text per example for captioned data (text-to-image), else None."""
 
     x: torch.Tensor
     labels: torch.Tensor | None
     num_classes: int
     name: str
+    captions: list[str] | None = None
 
     @property
     def is_images(self) -> bool:
