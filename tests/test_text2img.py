@@ -120,18 +120,25 @@ def _text_cfg(source, *extra):
                                       "train.checkpoint_every=4", "train.grid_size=4", *extra])
 
 
-def test_recipe_d_loss_pairs_real_wrong_and_fake_texts(tmp_path):
-    """D's one pass over [x, x, G(z)] scores (x, right text), (x, wrong text), (G(z), its text)."""
+@pytest.mark.parametrize("spectral_norm", [True, False])
+def test_recipe_d_loss_pairs_real_wrong_and_fake_texts(tmp_path, spectral_norm):
+    """D scores (x, right text), (x, wrong text), (G(z), its text): in one pass without batch norm,
+    with it in a pass over the real pairs and one over the fakes (the statistics G's step sees)."""
     folder = _captioned_folder(tmp_path / "c")
     data = load_dataset(DataConfig(source=str(folder)))
-    recipe = build_recipe(_text_cfg(str(folder), "model.spectral_norm=true"), data)  # no batch norm: passes are separable
+    recipe = build_recipe(_text_cfg(str(folder), f"model.spectral_norm={str(spectral_norm).lower()}"), data)
+    assert recipe.joint_d == spectral_norm
     gen = torch.Generator().manual_seed(0)
     batch = Batch(real=data.x[:4], labels=recipe.tokens[:4], z=recipe.sample_z(4, gen), fake_labels=recipe.tokens[4:8])
     fake = recipe.fakes_for_d(batch)
     loss, stats = recipe.d_loss(batch, fake)
     enc, D = recipe.encoder, recipe.D
-    expected = matching_aware_d_loss(LOSSES["nonsat"], D(batch.real, enc(batch.labels)), D(batch.real, enc(batch.fake_labels)),
-                                     D(fake, enc(batch.fake_labels)))
+    right, wrong = enc(batch.labels), enc(batch.fake_labels)
+    if spectral_norm:  # no batch statistics: each pair scores alone
+        real_right, real_wrong = D(batch.real, right), D(batch.real, wrong)
+    else:
+        real_right, real_wrong = D(torch.cat([batch.real, batch.real]), torch.cat([right, wrong])).split(4)
+    expected = matching_aware_d_loss(LOSSES["nonsat"], real_right, real_wrong, D(fake, wrong))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert set(stats) == {"loss_d", "d_real", "d_wrong", "d_fake"}
 
