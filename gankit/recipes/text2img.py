@@ -24,6 +24,7 @@ is detached for G, and D's weights are frozen in G's step).
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import Callable
 
 import torch
@@ -53,16 +54,18 @@ class TextToImageRecipe(GANRecipe):
     draws_from_noise = True
     # No class labels, remedies or penalties: the caption is the condition, and D's own pass is one
     # batch of three kinds of pairs.
-    config_keys = ("loss", "model.z_dim", "model.g_width", "model.d_width", "model.spectral_norm", "model.g_refine", "text")
+    config_keys = ("loss", "model.z_dim", "model.g_width", "model.d_width", "model.spectral_norm", "model.g_refine",
+                   "remedies.ema", "text")
 
     def __init__(self, cfg: Config, data: Dataset, autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext):
         # GANRecipe's own constructor builds the noise-to-sample nets; this one builds its own and
-        # sets what GANRecipe's shared methods read (loss, z_dim, options, G, D, G_ema).
+        # sets what GANRecipe's shared methods read (loss, z_dim, options, G, D, G_ema). Of the GAN's
+        # options it takes the EMA of G (sampling, grids and `gankit sample` use it).
         if data.captions is None:
             raise UserError(f"recipe 'text2img' needs captioned images, and data '{data.name}' has no captions "
                             f"(use data.source=mnist-captions, or a folder of name.png beside name.txt, or with a captions.jsonl)")
         self.cfg, self.autocast = cfg, autocast
-        self.opt = GANOptions()
+        self.opt = GANOptions(ema=cfg.remedies.ema)
         self.z_dim, self.loss = cfg.model.z_dim, LOSSES[cfg.loss]
         self.conditional = False  # no class labels
         self.num_classes = data.num_classes
@@ -93,7 +96,7 @@ class TextToImageRecipe(GANRecipe):
         # D(G(z)) 0.001 in D's step, 0.98 in G's, after 450 steps of text-mnist with one mixed pass).
         # Without batch norm all three kinds of pairs go in one pass.
         self.joint_d = not any(isinstance(mod, torch.nn.BatchNorm2d) for mod in self.D.modules())
-        self.G_ema = None
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if self.opt.ema > 0 else None
 
     # ---- what the loop calls ---------------------------------------------------------------
     def real_labels(self, data: Dataset) -> Tensor:
@@ -118,11 +121,12 @@ class TextToImageRecipe(GANRecipe):
         return self.G(z, self.text_embedding(labels))
 
     def sample(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        return self.generate(z, labels)
+        """Images for grids and `gankit sample`: the EMA generator's when there is one."""
+        return self.sampler(z, self.text_embedding(labels))
 
     def sample_from_embedding(self, z: Tensor, embedding: Tensor) -> Tensor:
-        """G's images for given sentence embeddings (interpolation between captions)."""
-        return self.G(z, embedding)
+        """The sampler's images for given sentence embeddings (interpolation between captions)."""
+        return self.sampler(z, embedding)
 
     def d_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """The matching-aware loss: D over [x, x, G(z)] with [right, wrong, the fakes' own] texts, in one
