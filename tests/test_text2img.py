@@ -94,6 +94,19 @@ def test_vocabulary_and_the_unknown_word_rule():
         vocab.encode(["?!"])
 
 
+def test_sentence_embedding_ignores_padding_and_sees_every_word():
+    from gankit.nets import TextEncoder
+
+    torch.manual_seed(0)
+    encoder = TextEncoder(vocab_size=8, word_dim=4, hidden=6)
+    padded = encoder(torch.tensor([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]]))
+    torch.testing.assert_close(padded[0], encoder(torch.tensor([[1, 2, 3]]))[0])
+    torch.testing.assert_close(padded[1], encoder(torch.tensor([[4, 5]]))[0])
+    # the first word still counts after five more: the mean of the states, not the last one
+    a, b = encoder(torch.tensor([[1, 7, 7, 7, 7, 7], [2, 7, 7, 7, 7, 7]]))
+    assert (a - b).abs().max() > 1e-2
+
+
 def test_matching_aware_d_loss_against_hand_values():
     sp = lambda v: math.log1p(math.exp(v))  # softplus
     real_right, real_wrong, fake_right = torch.tensor([2.0]), torch.tensor([-1.0]), torch.tensor([0.5])

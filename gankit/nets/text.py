@@ -1,7 +1,7 @@
 """Text-to-image nets after Reed et al. 2016 (GAN-INT-CLS), on the DCGAN nets.
 
-- `TextEncoder`: word embeddings and a GRU; the sentence embedding is the GRU's state after the
-  caption's last word.
+- `TextEncoder`: word embeddings and a GRU; the sentence embedding is the mean of the GRU's states
+  over the caption's words.
 - `TextGenerator`: the embedding compressed by a linear layer and a leaky ReLU, joined to z, into
   the DCGAN generator.
 - `TextDiscriminator`: the DCGAN discriminator's convolutional features; the compressed embedding
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..accel import Conv2d, Linear
 from .dcgan import DCGANDiscriminator, DCGANGenerator, stages
@@ -23,7 +23,10 @@ Tensor = torch.Tensor
 
 
 class TextEncoder(nn.Module):
-    """(N, L) word indices, 0 = padding after the caption's words -> (N, hidden) sentence embeddings."""
+    """(N, L) word indices, 0 = padding after the caption's words -> (N, hidden) sentence embeddings:
+    the mean of the GRU's states over the caption's words. Not the last state alone: that one holds
+    mostly the last words, and with it a G trained on text-mnist (whose phrasings mostly end in the
+    slant) followed the slant and drew any digit for any digit word (docs/text-to-image.md)."""
 
     def __init__(self, vocab_size: int, word_dim: int, hidden: int):
         super().__init__()
@@ -32,10 +35,12 @@ class TextEncoder(nn.Module):
         self.gru = nn.GRU(word_dim, hidden, batch_first=True)
 
     def forward(self, tokens: Tensor) -> Tensor:
-        lengths = (tokens != 0).sum(1).clamp_min(1).cpu()  # pack_padded_sequence takes CPU lengths
-        packed = pack_padded_sequence(self.embed(tokens), lengths, batch_first=True, enforce_sorted=False)
-        _, h = self.gru(packed)  # (1, N, hidden): the state after each caption's own last word
-        return h[0]
+        words = tokens != 0
+        lengths = words.sum(1).clamp_min(1)
+        packed = pack_padded_sequence(self.embed(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        states, _ = self.gru(packed)
+        states, _ = pad_packed_sequence(states, batch_first=True, total_length=tokens.shape[1])  # 0 past each end
+        return states.sum(1) / lengths[:, None].to(states.dtype)
 
 
 def compressor(embed_dim: int, out: int) -> nn.Sequential:
