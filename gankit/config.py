@@ -114,7 +114,7 @@ class TextConfig:
     """Text-to-image (recipe text2img; Reed et al. 2016, GAN-INT-CLS)."""
 
     word_dim: int = 32  # size of each word's embedding
-    embed_dim: int = 64  # size of the sentence embedding (the GRU's state)
+    embed_dim: int = 64  # size of the sentence embedding (a bidirectional GRU's two final states, half each; even)
     compressed: int = 32  # the embedding's size after the compression layer, as G and D take it
     interp_weight: float = 1.0  # GAN-INT: weight of G's term on interpolated caption embeddings (0 = off)
     interp_beta: float = 0.5  # GAN-INT: the interpolation weight beta between two captions' embeddings
@@ -288,6 +288,8 @@ def validate(cfg: Config) -> Config:
         raise UserError("config: set train.steps or train.minutes, or training would never stop")
     if not 0.0 <= cfg.optim.lr_decay <= 1.0:
         raise UserError(f"config key 'optim.lr_decay': must lie in [0, 1], got {cfg.optim.lr_decay!r}")
+    if cfg.text.embed_dim % 2:
+        raise UserError(f"config key 'text.embed_dim': must be even (the GRU's two directions, half each), got {cfg.text.embed_dim}")
     if not 0.0 <= cfg.text.interp_beta <= 1.0:
         raise UserError(f"config key 'text.interp_beta': must lie in [0, 1], got {cfg.text.interp_beta!r}")
     if not 0.0 <= cfg.remedies.ema < 1.0:

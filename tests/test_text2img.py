@@ -98,11 +98,11 @@ def test_sentence_embedding_ignores_padding_and_sees_every_word():
     from gankit.nets import TextEncoder
 
     torch.manual_seed(0)
-    encoder = TextEncoder(vocab_size=8, word_dim=4, hidden=6)
+    encoder = TextEncoder(vocab_size=8, word_dim=4, dim=6)
     padded = encoder(torch.tensor([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]]))
     torch.testing.assert_close(padded[0], encoder(torch.tensor([[1, 2, 3]]))[0])
     torch.testing.assert_close(padded[1], encoder(torch.tensor([[4, 5]]))[0])
-    # the first word still counts after five more: the mean of the states, not the last one
+    # the first word still counts after five more: the backward direction ends on it
     a, b = encoder(torch.tensor([[1, 7, 7, 7, 7, 7], [2, 7, 7, 7, 7, 7]]))
     assert (a - b).abs().max() > 1e-2
 
