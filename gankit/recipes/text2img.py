@@ -82,8 +82,8 @@ class TextToImageRecipe(GANRecipe):
         self.D = TextDiscriminator(len(self.vocabulary), t.word_dim, t.embed_dim, t.compressed, resolution, channels,
                                    m.d_width, batch_norm=not m.spectral_norm)
         # DCGAN's N(0, 0.02) init for the image layers; the text layers keep PyTorch's own (the encoder's
-        # GRU and embeddings, the compression layers), whose outputs are not 50 times smaller than the
-        # image features they are joined to (with it, D scored right and wrong texts alike for 400 steps).
+        # GRU and embeddings, the compression layers), so that the text features are not small beside
+        # the image features they are joined to (docs/text-to-image.md).
         for net in (self.G.base, self.D.features, self.D.joint, self.D.head):
             net.apply(dcgan_init)
         if m.spectral_norm:
