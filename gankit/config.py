@@ -111,6 +111,17 @@ class VAEGANConfig:
 
 
 @dataclass
+class TextConfig:
+    """Text-to-image (recipe text2img; Reed et al. 2016, GAN-INT-CLS)."""
+
+    word_dim: int = 32  # size of each word's embedding
+    embed_dim: int = 64  # size of the sentence embedding (a bidirectional GRU's two final states, half each; even)
+    compressed: int = 32  # the embedding's size after the compression layer, as G and D take it
+    interp_weight: float = 1.0  # GAN-INT: weight of G's term on interpolated caption embeddings (0 = off)
+    interp_beta: float = 0.5  # GAN-INT: the interpolation weight beta between two captions' embeddings
+
+
+@dataclass
 class RemediesConfig:
     """Remedies for mode collapse; each is off at its default."""
 
@@ -153,6 +164,7 @@ class Config:
     guard: GuardConfig = field(default_factory=GuardConfig)
     srgan: SRGANConfig = field(default_factory=SRGANConfig)
     vaegan: VAEGANConfig = field(default_factory=VAEGANConfig)
+    text: TextConfig = field(default_factory=TextConfig)
     remedies: RemediesConfig = field(default_factory=RemediesConfig)
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
@@ -176,12 +188,13 @@ POSITIVE = (
     "model.d_layers", "model.maxout_pieces", "optim.batch_size", "optim.lr_g", "optim.lr_d",
     "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.grid_size", "srgan.blocks", "remedies.pack", "evaluation.num_samples", "penalty.r1_every",
+    "text.word_dim", "text.embed_dim", "text.compressed",
 )
 NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
                 "vaegan.pixel_weight", "vaegan.adv_weight",
                 "data.limit", "data.held_out", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
                 "remedies.minibatch_disc", "remedies.unrolled_steps", "penalty.gp_weight", "penalty.r1_gamma",
-                "penalty.clip", "evaluation.every")
+                "penalty.clip", "evaluation.every", "text.interp_weight")
 
 
 def _to_plain(value: Any) -> Any:
@@ -276,6 +289,10 @@ def validate(cfg: Config) -> Config:
         raise UserError("config: set train.steps or train.minutes, or training would never stop")
     if not 0.0 <= cfg.optim.lr_decay <= 1.0:
         raise UserError(f"config key 'optim.lr_decay': must lie in [0, 1], got {cfg.optim.lr_decay!r}")
+    if cfg.text.embed_dim % 2:
+        raise UserError(f"config key 'text.embed_dim': must be even (the GRU's two directions, half each), got {cfg.text.embed_dim}")
+    if not 0.0 <= cfg.text.interp_beta <= 1.0:
+        raise UserError(f"config key 'text.interp_beta': must lie in [0, 1], got {cfg.text.interp_beta!r}")
     if not 0.0 <= cfg.remedies.ema < 1.0:
         raise UserError(f"config key 'remedies.ema': must lie in [0, 1), got {cfg.remedies.ema!r}")
     if cfg.optim.batch_size % cfg.remedies.pack:

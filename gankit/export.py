@@ -111,6 +111,9 @@ def export(model: Model, fmt: str, out: Path, run: str = "") -> dict:
     returns the description."""
     check_format(fmt)
     model.require_latents()  # an SRGAN's G takes images, not latents
+    if model.is_text:
+        raise UserError(f"export: '{run or model.config.name}' is a text-to-image model, whose input is a caption's "
+                        f"word indices through its vocabulary; export takes noise-to-sample models only")
     out = Path(out)
     sampler = Sampler(model).eval()
     use_cpu_kernels([sampler], linear=False, thin_conv=False)

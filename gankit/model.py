@@ -49,14 +49,32 @@ class Model:
             raise UserError(f"this is a '{self.config.recipe}' run: its G upscales images and draws nothing from noise; "
                             f"use 'gankit upscale RUN IN.png OUT.png' (and 'python -m gankit.sr.evaluate RUN OUT_DIR' for PSNR/SSIM)")
 
+    @property
+    def is_text(self) -> bool:
+        """Whether G draws images for captions (recipe text2img)."""
+        return hasattr(self.recipe, "encode_text")
+
+    def text_tokens(self, texts: list[str], flag: str = "--text") -> torch.Tensor:
+        """Word indices of captions, on the model's device; a UserError for a model that takes no
+        text or for a word outside its vocabulary."""
+        if not self.is_text:
+            raise UserError(f"{flag}: this is a '{self.config.recipe}' run, which draws nothing from text "
+                            f"(a text-to-image model is trained with the text-mnist preset or recipe=text2img)")
+        return self.recipe.encode_text(texts, flag).to(self.device)
+
     @torch.no_grad()
-    def generate(self, n: int, seed: int = 0, label: int | None = None, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """n raw samples (tensor on the CPU) and their labels (None when unconditional)."""
+    def generate(self, n: int, seed: int = 0, label: int | None = None, batch: int = 500,
+                 text: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """n raw samples (tensor on the CPU) and what they were drawn for: class labels (None when
+        unconditional), or for a text model the captions' word indices (`text`, or training captions)."""
         self.require_latents()
         if n < 1:
             raise UserError(f"-n must be at least 1, got {n}")
+        tokens = None if text is None else self.text_tokens([text])  # before any work
         require_memory(4 * n * math.prod(self.sample_shape),  # the float32 samples, held until all are drawn
                        f"-n {n:,}: {n:,} samples of shape {self.sample_shape}")
+        if label is not None and self.is_text:
+            raise UserError(f"--label {label}: this model draws images for captions; give --text \"...\" instead")
         self.check_label(label)
         gen = torch.Generator(self.device).manual_seed(seed)
         out, labels = [], []
@@ -66,9 +84,14 @@ class Model:
             y = self.recipe.sample_labels(m, gen)
             if y is not None and label is not None:
                 y = torch.full_like(y, label)
+            if tokens is not None:
+                y = tokens.expand(m, -1)
             out.append(self.recipe.sample(z, y).float().cpu())  # G_ema when trained with one
             if y is not None:
                 labels.append(y.cpu())
+        if self.is_text:  # captions differ in length: pad each batch's word indices to the longest
+            width = max(t.shape[1] for t in labels)
+            labels = [torch.nn.functional.pad(t, (0, width - t.shape[1])) for t in labels]
         return torch.cat(out), (torch.cat(labels) if labels else None)
 
     @property
@@ -126,13 +149,29 @@ class Model:
             raise UserError(f"this is a '{self.config.recipe}' run with no encoder: train a vaegan preset to reconstruct")
         return torch.cat([self.recipe.reconstruct(c.to(self.device)).float().cpu() for c in x.split(batch)])
 
-    def sample(self, n: int, seed: int = 0, label: int | None = None) -> dict[str, np.ndarray]:
-        """{'images': uint8 (N, H, W, C)} or {'points': float32 (N, D)}, plus 'labels' if conditional."""
-        x, y = self.generate(n, seed, label)
+    def sample(self, n: int, seed: int = 0, label: int | None = None, text: str | None = None) -> dict[str, np.ndarray]:
+        """{'images': uint8 (N, H, W, C)} or {'points': float32 (N, D)}, plus 'labels' if conditional,
+        or 'captions' (strings, (N,)) for a text model: `text`, or the training captions drawn."""
+        x, y = self.generate(n, seed, label, text=text)
         out = {"images": to_uint8(x)} if self.is_images else {"points": x.numpy().astype(np.float32)}
-        if y is not None:
+        if self.is_text:
+            out["captions"] = np.array([text] * n if text is not None else self.recipe.decode_text(y))
+        elif y is not None:
             out["labels"] = y.numpy().astype(np.int64)
         return out
+
+    @torch.no_grad()
+    def text_interpolation(self, a: str, b: str, steps: int, rows: int, seed: int = 0) -> np.ndarray:
+        """uint8 (rows, steps, H, W, C): along each row the sentence embedding goes linearly from
+        caption a's to caption b's (as GAN-INT trains G on), each row with its own latent."""
+        tokens = [self.text_tokens([t]) for t in (a, b)]
+        ea, eb = (self.recipe.text_embedding(t) for t in tokens)
+        t = torch.linspace(0, 1, steps, device=self.device)[:, None]
+        path = (1 - t) * ea + t * eb  # (steps, embed_dim)
+        z = self.recipe.sample_z(rows, torch.Generator(self.device).manual_seed(seed))
+        images = self.recipe.sample_from_embedding(z.repeat_interleave(steps, 0), path.repeat(rows, 1))
+        c, h, w = self.sample_shape
+        return to_uint8(images).reshape(rows, steps, h, w, c)
 
 
 def load(path: str | Path, device: str = "cpu") -> Model:
@@ -145,7 +184,8 @@ def load(path: str | Path, device: str = "cpu") -> Model:
     cfg = from_dict(meta["config"], source=str(ckpt))
     dev = resolve_device(device)
     shape = tuple(meta["sample_shape"])
-    placeholder = Dataset(x=torch.zeros(1, *shape), labels=None, num_classes=meta["num_classes"], name=cfg.data.source)
+    placeholder = Dataset(x=torch.zeros(1, *shape), labels=None, num_classes=meta["num_classes"], name=cfg.data.source,
+                          captions=meta.get("captions"))  # a text model's vocabulary is rebuilt from its captions
     recipe = build_recipe(cfg, placeholder)
     for name, module in recipe.modules().items():
         module.load_state_dict(unpack_state(name, tensors))

@@ -19,9 +19,12 @@ def register(sub):
     p = sub.add_parser("interpolate", help="latent-space pictures: spherical interpolation, class grids, image-to-image",
                        description="Without images: rows of spherical interpolations between random latents "
                                    "(conditional models: one row per class, one column per latent). With two "
-                                   "images A B: encode both with the model's encoder and interpolate between the codes.")
+                                   "images A B: encode both with the model's encoder and interpolate between the codes. "
+                                   "With --text A --text B (text-to-image models): rows of images whose caption "
+                                   "embedding goes from A's to B's, one latent per row.")
     p.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT")
     p.add_argument("images", nargs="*", metavar="IMAGE", help="two image files A B (models with an encoder)")
+    p.add_argument("--text", action="append", metavar="CAPTION", help="give twice: the two captions to interpolate between")
     p.add_argument("--out", required=True, help="FILE.png (a grid) or FILE.gif (one frame per step)")
     p.add_argument("--steps", type=int, default=8, help="points along each path (default 8)")
     p.add_argument("--rows", type=int, default=6, help="interpolation paths for unconditional models (default 6)")
@@ -65,10 +68,16 @@ def run(args) -> int:
         raise UserError(f"--rows must be at least 1, got {args.rows}")
     if len(args.images) not in (0, 2):
         raise UserError(f"give two images A B to interpolate between, got {len(args.images)}")
+    if args.text is not None and (len(args.text) != 2 or args.images):
+        raise UserError(f"give --text twice (captions A and B) and no images, got {len(args.text)} --text and {len(args.images)} images")
     model = load(args.path, device=args.device)
     if not model.is_images:
         raise UserError(f"'{args.path}' is a model of points, not images: see toy.gif in its run directory instead")
-    if args.images:
+    if args.text is None and model.is_text:
+        raise UserError(f"'{args.path}' draws images for captions: give two, --text A --text B")
+    if args.text is not None:
+        grid = model.text_interpolation(args.text[0], args.text[1], args.steps, args.rows, args.seed)
+    elif args.images:
         a, b = (encode_input(p, model) for p in args.images)
         grid = encoded_interpolation(model, a, b, args.steps)
     else:

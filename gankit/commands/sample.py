@@ -18,6 +18,7 @@ def register(sub):
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, help="class to draw (conditional models)")
+    p.add_argument("--text", help='caption to draw images for (text-to-image models), e.g. "a thick seven leaning right"')
     p.add_argument("--out", default="samples.png", help="FILE.png (grid) or FILE.npz (arrays)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.set_defaults(run=run)
@@ -47,7 +48,7 @@ def run(args) -> int:
         raise UserError(f"-n must be at least 1, got {args.n}")
     require_out_folder(out)
     model = load(args.path, device=args.device)
-    arrays = model.sample(args.n, seed=args.seed, label=args.label)
+    arrays = model.sample(args.n, seed=args.seed, label=args.label, text=args.text)
     try:
         write_samples(arrays, out)
     except OSError as exc:

@@ -12,7 +12,9 @@ import torch
 from ..config import DataConfig
 from ..errors import UserError
 from . import files
+from .captions import has_captions, read_captioned_folder
 from .dataset import Dataset
+from .digit_captions import digit_captions
 from .photos import photo_patches
 from .toy import MIXTURES, toy_points
 from .transform import array_to_tensor
@@ -63,6 +65,20 @@ BUNDLED: dict[str, tuple[Callable[[], tuple[np.ndarray, np.ndarray | None]], str
     "stacked-mnist": (_stacked_mnist, "128,000 stacks of 3 bundled MNIST digits as RGB channels (28x28x3, 1,000 modes)"),
     "faces": (_faces, "100 LFW face crops shipped with scikit-image (25x25 grayscale)"),
 }
+
+
+def _mnist_captions():
+    """The bundled MNIST digits with a caption each, written from the label and measured attributes."""
+    x, y = _mnist()
+    captions, _ = digit_captions(x / 255.0, y)
+    return x, y, captions
+
+
+# Captioned sets (text-to-image): name -> (loader returning images, labels, captions; one line for the help).
+BUNDLED_CAPTIONED = {
+    "mnist-captions": (_mnist_captions, "the 5,000 bundled MNIST digits, each captioned from its label, stroke thickness, "
+                                        "slant and size (\"a thick seven leaning right\")"),
+}
 # Sets cut at the configured resolution (patches, not resized images): name -> one line for the help.
 BUNDLED_PATCHES = {
     "photos": "4,096 random RGB patches of scikit-image's photos (coffee and chelsea held out), for super-resolution",
@@ -80,7 +96,7 @@ assert set(BUNDLED_POINTS) == set(MIXTURES)
 
 def _read_path(path: Path, cfg: DataConfig):
     if not path.exists():
-        raise UserError(f"data '{path}' does not exist (bundled sets: {', '.join(BUNDLED)})")
+        raise UserError(f"data '{path}' does not exist (bundled sets: {', '.join([*BUNDLED, *BUNDLED_CAPTIONED])})")
     if files.is_cifar(path):
         return files.read_cifar(path)
     if path.is_dir():
@@ -101,8 +117,14 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         keep, held = _split(torch.arange(len(x)), cfg, sort=False)
         return Dataset(x=x[keep], labels=None, num_classes=0, name=source,
                        held_out=None if held is None else x[held])
+    captions = None
     if source in BUNDLED_PATCHES:
         images, labels = photo_patches(cfg.resolution), None
+    elif source in BUNDLED_CAPTIONED:
+        images, labels, captions = BUNDLED_CAPTIONED[source][0]()
+    elif Path(source).expanduser().is_dir() and has_captions(Path(source).expanduser()):
+        images, captions = read_captioned_folder(Path(source).expanduser(), cfg.resolution, cfg.channels)
+        labels = None
     elif source in BUNDLED:
         images, labels = BUNDLED[source][0]()
     else:
@@ -114,8 +136,10 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     num_classes = 0 if y is None else (1000 if source == "stacked-mnist" else int(y.max()) + 1)
     # A fixed random order, the same every run (bundled MNIST is sorted by class).
     keep, held = _split(torch.randperm(len(x), generator=torch.Generator().manual_seed(0)), cfg, sort=True)
+    if captions is not None and not isinstance(keep, slice):
+        captions = [captions[i] for i in keep.tolist()]
     return Dataset(x=x[keep], labels=None if y is None else y[keep], num_classes=num_classes, name=source,
-                   held_out=None if held is None else x[held],
+                   captions=captions, held_out=None if held is None else x[held],
                    held_out_labels=None if held is None or y is None else y[held])
 
 

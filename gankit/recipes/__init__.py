@@ -14,9 +14,10 @@ from ..errors import UserError
 from .gan import Batch, GANRecipe, merge_stats
 from .nets import ARCHITECTURES, build_nets
 from .srgan import SRGANRecipe
+from .text2img import TextToImageRecipe
 from .vaegan import VAEGANRecipe
 
-RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe}
+RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe, "text2img": TextToImageRecipe}
 
 
 def build_recipe(cfg: Config, data: Dataset,

@@ -68,8 +68,11 @@ class Trainer:
                             f"{len(self.data)} examples in data '{cfg.data.source}'")
         layout = torch.channels_last if cfg.train.channels_last and self.data.is_images else torch.contiguous_format
         self.x = self.data.x.to(self.device).contiguous(memory_format=layout)
-        self.labels = None if self.data.labels is None else self.data.labels.to(self.device)
         self.recipe = build_recipe(cfg, self.data, self.autocast)
+        # What a real batch carries beside its images: class labels, or a recipe's own (caption words)
+        real_labels = getattr(self.recipe, "real_labels", None)
+        labels = real_labels(self.data) if real_labels else self.data.labels
+        self.labels = None if labels is None else labels.to(self.device)
         modules = list(self.recipe.modules().values())
         for module in modules:
             module.to(self.device, memory_format=layout)
@@ -357,6 +360,8 @@ class Trainer:
             "rng_python": [py_version, py_gauss], "rng_numpy": [np_name, np_pos, np_has_gauss, np_gauss],
             "log_window_step": self.window_step,
         }
+        if self.data.captions is not None:  # a text model's vocabulary and caption pool are rebuilt from them
+            meta["captions"] = self.data.captions
         return tensors, meta
 
     def save(self, periodic: bool) -> None:

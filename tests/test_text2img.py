@@ -1,0 +1,258 @@
+"""Text-to-image: the caption writer and its attribute measures, the caption readers, the vocabulary's
+unknown-word rule, the matching-aware D's three terms, and `gankit sample --text` on a tiny run."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import gankit
+from gankit.cli import main
+from gankit.config import DataConfig
+from gankit.configure import load_config
+from gankit.data import digit_captions as dc
+from gankit.data import load_dataset
+from gankit.data.captions import Vocabulary, read_captioned_folder, words
+from gankit.errors import UserError
+from gankit.objectives import LOSSES
+from gankit.recipes import Batch, build_recipe
+from gankit.recipes.text2img import matching_aware_d_loss
+
+
+def bar(width: int, lean: int = 0, top: int = 4, bottom: int = 24, left: int = 12) -> np.ndarray:
+    """A hand-drawn stroke: `width` pixels wide from row `top` to `bottom`, its top moved right by `lean` pixels."""
+    image = np.zeros((28, 28), np.float32)
+    for r in range(top, bottom):
+        shift = round(lean * (bottom - 1 - r) / (bottom - 1 - top))
+        image[r, left + shift : left + shift + width] = 1.0
+    return image
+
+
+def test_thickness_is_stroke_width():
+    thin, thick = dc.thickness(bar(1)), dc.thickness(bar(4))
+    assert thin == pytest.approx(1.0, abs=0.1)  # a one-pixel line is its own skeleton
+    assert 3.0 < thick < 5.0  # 80 ink pixels over a skeleton of about 20: the width 4, up to the ends
+    assert dc.thickness(np.zeros((28, 28))) == 0.0
+
+
+def test_slant_is_the_shear_of_the_stroke():
+    assert dc.slant(bar(2)) == pytest.approx(0.0, abs=1e-9)  # upright
+    right, left = dc.slant(bar(2, lean=10)), dc.slant(bar(2, lean=-10, left=16))
+    assert right == pytest.approx(10 / 19, abs=0.03)  # 10 pixels right over 19 rows of height
+    assert left == pytest.approx(-right, abs=0.03)
+
+
+def test_size_is_the_bounding_box_area():
+    assert dc.size(bar(3)) == 20 * 3
+    assert dc.size(bar(3, lean=5)) == 20 * 8
+    assert dc.size(np.zeros((28, 28))) == 0.0
+
+
+def test_levels_are_terciles_and_size_is_within_each_digit():
+    values = np.arange(9.0)
+    assert dc.levels(values, dc.terciles(values)).tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    digits = np.array([1, 1, 1, 8, 8, 8])
+    measures = {"thickness": np.array([1, 2, 3, 4, 5, 6.0]), "slant": np.array([-1, 0, 1, -1, 0, 1.0]),
+                "size": np.array([10, 20, 30, 100, 200, 300.0])}  # a large 1 is smaller than a small 8
+    lv = dc.attribute_levels(measures, digits)
+    assert lv["thickness"].tolist() == [0, 0, 1, 1, 2, 2]  # over all digits
+    assert lv["size"].tolist() == [0, 1, 2, 0, 1, 2]  # within each digit
+
+
+def test_caption_writer_phrasings():
+    assert dc.write_caption(7, 2, 2, 1, dc.TEMPLATES[0]) == "a thick seven leaning right"
+    assert dc.write_caption(7, 0, 1, 1, dc.TEMPLATES[1]) == "7, thin and upright"
+    assert dc.write_caption(3, 1, 0, 2, dc.HELD_OUT) == "leaning left, large and normal: the digit three"
+    assert dc.HELD_OUT not in dc.TEMPLATES
+    # The held-out phrasing uses only words the training phrasings teach, so the model can read it.
+    training = Vocabulary.from_captions([dc.write_caption(d, t, s, z, p) for d in range(10) for t in range(3)
+                                         for s in range(3) for z in range(3) for p in dc.TEMPLATES])
+    training.encode([dc.write_caption(d, 0, 1, 2, dc.HELD_OUT) for d in range(10)])
+
+
+def test_digit_captions_describe_hand_drawn_digits():
+    images = np.stack([bar(1), bar(1, lean=8), bar(4), bar(4, lean=-8, left=16), bar(2), bar(2, lean=4)])
+    captions, lv = dc.digit_captions(images, np.ones(6, dtype=np.int64))
+    assert lv["thickness"].tolist() == [0, 0, 2, 2, 1, 1]
+    assert lv["slant"].tolist() == [1, 2, 1, 0, 1, 2]
+    assert "thick" in words(captions[3]) and "left" in words(captions[3])
+    assert "thin" in words(captions[1]) and "right" in words(captions[1])
+    assert all(("one" in words(c)) or ("1" in words(c)) for c in captions)
+
+
+def test_vocabulary_and_the_unknown_word_rule():
+    vocab = Vocabulary.from_captions(["a thick seven", "7, thin"])
+    assert vocab.words == ["7", "a", "seven", "thick", "thin"]
+    tokens = vocab.encode(["a thick seven", "Thin, 7!"])
+    assert tokens.tolist() == [[2, 4, 3], [5, 1, 0]]  # index 0 pads the shorter caption
+    with pytest.raises(UserError, match=r"unknown word 'sevn' \(did you mean 'seven'\?"):
+        vocab.encode(["a thick sevn"], "--text")
+    with pytest.raises(UserError, match="has no words"):
+        vocab.encode(["?!"])
+
+
+def test_sentence_embedding_ignores_padding_and_sees_every_word():
+    from gankit.nets import TextEncoder
+
+    torch.manual_seed(0)
+    encoder = TextEncoder(vocab_size=8, word_dim=4, dim=6)
+    padded = encoder(torch.tensor([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]]))
+    torch.testing.assert_close(padded[0], encoder(torch.tensor([[1, 2, 3]]))[0])
+    torch.testing.assert_close(padded[1], encoder(torch.tensor([[4, 5]]))[0])
+    # the first word still counts after five more: the backward direction ends on it
+    a, b = encoder(torch.tensor([[1, 7, 7, 7, 7, 7], [2, 7, 7, 7, 7, 7]]))
+    assert (a - b).abs().max() > 1e-2
+
+
+def test_matching_aware_d_loss_against_hand_values():
+    sp = lambda v: math.log1p(math.exp(v))  # softplus
+    real_right, real_wrong, fake_right = torch.tensor([2.0]), torch.tensor([-1.0]), torch.tensor([0.5])
+    loss = matching_aware_d_loss(LOSSES["nonsat"], real_right, real_wrong, fake_right)
+    assert loss.item() == pytest.approx(sp(-2.0) + 0.5 * (sp(-1.0) + sp(0.5)))
+    # hinge: max(0, 1 - 2) + (max(0, 1 - 1) + max(0, 1 + 0.5)) / 2
+    assert matching_aware_d_loss(LOSSES["hinge"], real_right, real_wrong, fake_right).item() == pytest.approx(0.75)
+
+
+def _captioned_folder(root, n=16):
+    """n hand-drawn strokes, each captioned as a one or a seven of its width and lean."""
+    root.mkdir()
+    for i in range(n):
+        width, lean = 1 + 2 * (i % 3), 6 * ((i // 3) % 3 - 1)
+        Image.fromarray((bar(width, lean, left=12 - min(lean, 0)) * 255).astype(np.uint8)).save(root / f"d{i:02d}.png")
+        (root / f"d{i:02d}.txt").write_text(dc.write_caption(1 if (i // 2) % 2 else 7, i % 3, (i // 3) % 3, 1, dc.TEMPLATES[i % 4]))
+    return root
+
+
+def _text_cfg(source, *extra):
+    return load_config("text-mnist", [f"data.source={source}", "model.g_width=8", "model.d_width=8", "model.z_dim=8",
+                                      "text.word_dim=8", "text.embed_dim=8", "text.compressed=4", "optim.batch_size=8",
+                                      "train.steps=4", "train.log_every=2", "train.sample_every=4",
+                                      "train.checkpoint_every=4", "train.grid_size=4", *extra])
+
+
+@pytest.mark.parametrize("spectral_norm", [True, False])
+def test_recipe_d_loss_pairs_real_wrong_and_fake_texts(tmp_path, spectral_norm):
+    """D scores (x, right text), (x, wrong text), (G(z), its text): in one pass without batch norm,
+    with it in a pass over the real pairs and one over the fakes (the statistics G's step sees)."""
+    folder = _captioned_folder(tmp_path / "c")
+    data = load_dataset(DataConfig(source=str(folder)))
+    recipe = build_recipe(_text_cfg(str(folder), f"model.spectral_norm={str(spectral_norm).lower()}"), data)
+    assert recipe.joint_d == spectral_norm
+    if spectral_norm:  # no power iteration between the passes compared
+        recipe.D.eval()
+    gen = torch.Generator().manual_seed(0)
+    batch = Batch(real=data.x[:4], labels=recipe.tokens[:4], z=recipe.sample_z(4, gen), fake_labels=recipe.tokens[4:8])
+    fake = recipe.fakes_for_d(batch)
+    loss, stats = recipe.d_loss(batch, fake)
+    enc, D = recipe.encoder, recipe.D
+    right, wrong = enc(batch.labels), enc(batch.fake_labels)
+    if spectral_norm:  # no batch statistics: each pair scores alone
+        real_right, real_wrong = D(batch.real, right), D(batch.real, wrong)
+    else:
+        real_right, real_wrong = D(torch.cat([batch.real, batch.real]), torch.cat([right, wrong])).split(4)
+    expected = matching_aware_d_loss(LOSSES["nonsat"], real_right, real_wrong, D(fake, wrong))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert set(stats) == {"loss_d", "d_real", "d_wrong", "d_fake"}
+
+
+def test_text_recipe_needs_captions(tmp_path):
+    folder = _captioned_folder(tmp_path / "c", n=2)
+    for txt in folder.glob("*.txt"):
+        txt.unlink()
+    with pytest.raises(UserError, match=f"needs captioned images, and data '{folder}' has no captions"):
+        build_recipe(_text_cfg(str(folder)), load_dataset(DataConfig(source=str(folder))))
+
+
+def test_captioned_folder_readers(tmp_path):
+    folder = _captioned_folder(tmp_path / "c", n=3)
+    images, captions = read_captioned_folder(folder, 28, 1)
+    assert images.shape == (3, 28, 28, 1) and captions[0] == (folder / "d00.txt").read_text()
+    (folder / "d01.txt").unlink()
+    with pytest.raises(UserError, match=r"image '.*d01\.png' has no caption \(no d01\.txt beside it\)"):
+        read_captioned_folder(folder, 28, 1)
+    # captions.jsonl, when present, is the one source of captions
+    lines = [{"image": "d00.png", "caption": "a thin one upright"}, {"image": "d01.png", "caption": "a thick two"}]
+    (folder / "captions.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    with pytest.raises(UserError, match=r"image '.*d02\.png' has no caption \(no line of .*captions\.jsonl names it\)"):
+        read_captioned_folder(folder, 28, 1)
+    lines.append({"image": "d02.png", "caption": "7, thin and upright"})
+    (folder / "captions.jsonl").write_text("\n".join(json.dumps(r) for r in lines))
+    assert read_captioned_folder(folder, 28, 1)[1] == ["a thin one upright", "a thick two", "7, thin and upright"]
+    for bad, message in [('{"image": "d00.png"', "line 1 is not JSON"),
+                         ('{"image": "d00.png", "text": "a"}', r'line 1 must be \{"image"'),
+                         ('{"image": "nope.png", "caption": "a"}', "line 1 names image 'nope.png', which does not exist"),
+                         ('{"image": "d00.png", "caption": "a"}\n{"image": "d00.png", "caption": "b"}',
+                          "line 2 gives image 'd00.png' a second caption")]:
+        (folder / "captions.jsonl").write_text(bad)
+        with pytest.raises(UserError, match=message):
+            read_captioned_folder(folder, 28, 1)
+
+
+def test_sample_and_interpolate_with_text(tmp_path, capsys):
+    folder = _captioned_folder(tmp_path / "c")
+    run = gankit.train(_text_cfg(str(folder), "remedies.ema=0.9"), tmp_path / "run", progress=False)
+    out = tmp_path / "s.npz"
+    assert main(["sample", str(run.dir), "--text", "a thick seven leaning right", "-n", "5", "--out", str(out)]) == 0
+    arrays = np.load(out)
+    assert arrays["images"].shape == (5, 28, 28, 1) and arrays["images"].dtype == np.uint8
+    assert arrays["captions"].tolist() == ["a thick seven leaning right"] * 5
+    # A loaded model draws as the trained one did: the vocabulary is rebuilt from the run's captions.
+    model = gankit.load(run.dir)
+    tokens = model.text_tokens(["a thick seven leaning right"]).expand(5, -1)
+    z = model.recipe.sample_z(5, torch.Generator().manual_seed(0))
+    run.recipe.sampler.eval()  # the EMA generator, as the loaded model samples from
+    with torch.no_grad():
+        # (the trainer switched its nets onto gankit's CPU kernels: equal up to float rounding)
+        torch.testing.assert_close(model.recipe.sample(z, tokens), run.recipe.sample(z, tokens), rtol=1e-4, atol=1e-6)
+    capsys.readouterr()
+    bad = tmp_path / "bad.png"
+    assert main(["sample", str(run.dir), "--text", "a thick sevn", "--out", str(bad)]) == 2
+    assert "unknown word 'sevn' (did you mean 'seven'?" in capsys.readouterr().err and not bad.exists()
+    assert main(["sample", str(run.dir), "--label", "3", "--out", str(bad)]) == 2
+    assert "give --text" in capsys.readouterr().err
+    grid = tmp_path / "i.png"
+    assert main(["interpolate", str(run.dir), "--text", "a thin one upright", "--text", "a thick seven",
+                 "--rows", "2", "--steps", "3", "--out", str(grid)]) == 0
+    assert Image.open(grid).size == (3 * 30 + 2, 2 * 30 + 2)
+    assert main(["interpolate", str(run.dir), "--out", str(grid)]) == 2
+    assert "--text A --text B" in capsys.readouterr().err
+    assert main(["export", str(run.dir), "--format", "pt2", "--out", str(tmp_path / "g.pt2")]) == 2
+    assert "text-to-image model" in capsys.readouterr().err
+
+
+def test_text_on_a_model_without_text(tmp_path, capsys):
+    """A noise-to-sample GAN trained on a captioned folder ignores the captions, and refuses --text."""
+    folder = _captioned_folder(tmp_path / "c", n=8)
+    cfg = load_config("dcgan-mnist", [f"data.source={folder}", "model.g_width=4", "model.d_width=4", "model.z_dim=4",
+                                      "optim.batch_size=4", "train.steps=1", "train.grid_size=4"])
+    run = gankit.train(cfg, tmp_path / "run", progress=False)
+    assert main(["sample", str(run.dir), "--text", "a seven", "--out", str(tmp_path / "s.png")]) == 2
+    assert "draws nothing from text" in capsys.readouterr().err
+
+
+def test_text_recipe_reads_only_the_options_it_declares(tmp_path):
+    """As tests/test_architecture.py checks the other recipes: every recipe-owned key text2img reads
+    while it is built and runs both phases is among its config_keys."""
+    from test_architecture import _Recorder
+
+    from gankit.configure import RECIPE_SECTIONS, _keys_of
+    from gankit.recipes import RECIPES
+
+    folder = _captioned_folder(tmp_path / "c", n=8)
+    cfg = _text_cfg(str(folder))
+    reads: set = set()
+    data = load_dataset(cfg.data)
+    recipe = build_recipe(_Recorder(cfg, reads), data)
+    gen = torch.Generator().manual_seed(0)
+    batch = Batch(real=data.x[:4], labels=recipe.real_labels(data)[:4], z=recipe.sample_z(4, gen),
+                  fake_labels=recipe.sample_labels(4, gen))
+    recipe.d_backward(batch)
+    recipe.after_d_step()
+    recipe.g_backward(batch)
+    recipe.after_g_step()
+    owned = _keys_of(RECIPE_SECTIONS)
+    assert {"text.interp_weight", "text.interp_beta", "loss", "remedies.ema"} <= reads & owned
+    assert (reads & owned) - _keys_of(RECIPES["text2img"].config_keys) == set()
