@@ -172,6 +172,8 @@ class _Recorder:
     ("ring", ["remedies.minibatch_disc=2", "remedies.pack=2", "penalty.clip=0.1"]),
     ("dcgan-mnist", ["remedies.augment=translation,cutout", "penalty.r1_every=1"]),
     ("srgan", ["srgan.blocks=1", "srgan.warmup_steps=0"]), ("vaegan-mnist", []),
+    ("pix2pix-edges", ["translation.unet_depth=5", "data.resolution=32", "translation.d_layers=1"]),
+    ("cyclegan-digits", ["translation.blocks=1"]),
 ])
 def test_a_recipe_reads_only_the_options_it_declares(preset, overrides):
     """Every key of the recipe-owned sections that a recipe reads while it is built and runs a D and

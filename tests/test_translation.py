@@ -192,6 +192,7 @@ def test_pix2pix_trains_grids_show_input_output_target_and_translate_keeps_names
     run = pix2pix_run
     grid = Image.open(run.dir / "samples" / "step_000002.png")
     assert grid.size == (2 + 2 * (3 * 16 + 2), 2 + 16 + 2)  # two examples of input | output | target
+    assert "each example is input | G(input) | target" in (run.dir / "report.html").read_text()
     rng = np.random.default_rng(1)
     (tmp_path / "in" / "sub").mkdir(parents=True)
     _save(tmp_path / "in" / "sub" / "odd.png", rng.integers(0, 256, (45, 70, 3), dtype=np.uint8))  # not a multiple of 16
@@ -224,6 +225,7 @@ def test_translate_cli_errors(pix2pix_run, tiny_cfg, tmp_path, capsys):
     assert main(["translate", str(pix2pix_run.dir), str(tmp_path / "x.png"), "--out", str(tmp_path / "notes.txt")]) == 2
     assert not (tmp_path / "out").exists()
     assert main(["sample", str(pix2pix_run.dir), "-n", "2", "--out", str(tmp_path / "s.png")]) == 2
+    assert "use 'gankit translate" in capsys.readouterr().err
 
 
 def test_cyclegan_trains_resumes_its_pools_and_translates_both_ways(tmp_path):
@@ -244,3 +246,19 @@ def test_cyclegan_trains_resumes_its_pools_and_translates_both_ways(tmp_path):
         assert main(["translate", str(run.dir), str(tmp_path / "d.png"), "--out", str(tmp_path / direction),
                      "--direction", direction, "--quiet"]) == 0
         assert Image.open(tmp_path / direction / "d.png").size == (30, 30)
+
+
+def test_colourfulness_and_gradient_energy_against_hand_values():
+    from gankit.sr import colourfulness, gradient_energy
+
+    grey = np.full((4, 4, 3), 77, np.uint8)
+    assert colourfulness(grey) == 0.0 and gradient_energy(grey) == 0.0
+    red = np.zeros((2, 2, 3), np.uint8)
+    red[..., 0] = 100  # rg = 100 and yb = 50 everywhere: no spread, mean term 0.3 * sqrt(100^2 + 50^2)
+    assert colourfulness(red) == pytest.approx(0.3 * np.hypot(100, 50))
+    half = np.zeros((2, 2, 3), np.uint8)
+    half[0, 0] = (100, 0, 0)  # rg over the 4 pixels: 100, 0, 0, 0 (variance 1875, mean 25); yb half of it
+    assert colourfulness(half) == pytest.approx(np.sqrt(1875 + 1875 / 4) + 0.3 * np.hypot(25, 12.5))
+    stripes = np.zeros((3, 3, 1), np.uint8)
+    stripes[:, 1] = 10  # across: 10 then -10; down: 0; the 2 x 2 pixels with both neighbours: 100 each
+    assert gradient_energy(stripes) == pytest.approx(100.0)
