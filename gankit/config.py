@@ -324,6 +324,9 @@ def validate(cfg: Config) -> Config:
     if cfg.recipe in ("pix2pix", "cyclegan") and cfg.data.resolution // 2**cfg.translation.d_layers < 3:
         raise UserError(f"config key 'translation.d_layers': a PatchGAN of {cfg.translation.d_layers} stride-2 layers needs "
                         f"images of at least {3 * 2**cfg.translation.d_layers} pixels, got data.resolution={cfg.data.resolution}")
+    if cfg.recipe in ("pix2pix", "cyclegan") and cfg.evaluation.every:
+        raise UserError(f"config key 'evaluation.every': the sample metrics do not apply to {cfg.recipe}'s translations; "
+                        f"measure a finished run with benchmarks/translation.py (docs/translation.md)")
     if cfg.recipe == "cyclegan" and cfg.data.resolution % 4:
         raise UserError(f"config key 'data.resolution': CycleGAN's ResNet generator needs a multiple of 4, got {cfg.data.resolution}")
     if cfg.recipe == "srgan" and cfg.srgan.content == "vgg" and not cfg.srgan.vgg_weights:

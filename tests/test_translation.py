@@ -167,6 +167,8 @@ def test_data_and_recipes_refuse_each_others_kinds():
         load_config("pix2pix-edges", ["data.resolution=16", "translation.unet_depth=4"])
     with pytest.raises(UserError, match="translation.identity.*equal channels"):
         build_recipe(load_config("cyclegan-digits", ["data.channels_b=3"]), _pairs_data(2, 1, 3))
+    with pytest.raises(UserError, match="evaluation.every.*do not apply to cyclegan"):
+        load_config("cyclegan-digits", ["evaluation.every=100"])
     with pytest.raises(UserError, match="unpaired data need a folder with A/ and B/"):
         load_dataset(load_config("cyclegan-digits", ["data.source_b="]).data)
 
