@@ -102,7 +102,7 @@ class CycleGANRecipe(TranslationRecipe):
     def translator(self, direction: str):
         return self.G["AB" if direction == "a2b" else "BA"]
 
-    def fakes_for_g(self, batch: Batch) -> tuple[Tensor, Tensor]:
+    def translate_batch(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """(G_AB(a), G_BA(b))."""
         a, b = self.split(batch.real)
         return self.G["AB"](a), self.G["BA"](b)

@@ -54,7 +54,7 @@ class Pix2PixRecipe(TranslationRecipe):
     def translator(self, direction: str):
         return self.G
 
-    def fakes_for_g(self, batch: Batch) -> Tensor:
+    def translate_batch(self, batch: Batch) -> Tensor:
         return self.G(self.split(batch.real)[0])
 
     def d_loss(self, batch: Batch, fake: Tensor):

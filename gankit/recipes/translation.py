@@ -30,8 +30,8 @@ def side_by_side(*images: Tensor) -> Tensor:
 
 class TranslationRecipe:
     """The parts of an image-to-image recipe the loop and the commands see; a subclass builds `G`
-    and `D` (one module each, holding both nets for CycleGAN) and gives `d_loss`, `g_loss`,
-    `translator` and `sample`."""
+    and `D` (one module each, holding both nets for CycleGAN) and gives `translate_batch`, `d_loss`,
+    `g_loss`, `translator` and `sample`."""
 
     reuses_fake = True  # G's step pushes the D step's translations through the updated D
     needs_images = True
@@ -76,13 +76,16 @@ class TranslationRecipe:
     def refresh_ema_statistics(self) -> None:  # no EMA generator
         return None
 
-    def fakes_for_d(self, batch: Batch):
-        with torch.no_grad(), self.autocast():
-            return self.fakes_for_g(batch)
+    def fakes_for_g(self, batch: Batch):
+        """G's translations of the batch, graph kept: drawn once before D's step, which sees them
+        detached, and pushed through the updated D in G's step (one G forward per iteration)."""
+        with self.autocast():
+            return self.translate_batch(batch)
 
     def d_backward(self, batch: Batch, fake=None) -> dict[str, Tensor]:
         if fake is None:
-            fake = self.fakes_for_d(batch)
+            with torch.no_grad():
+                fake = self.fakes_for_g(batch)
         with self.autocast():
             loss, stats = self.d_loss(batch, fake)
         if loss is not None:  # None when the adversarial term is off: D need not train
@@ -91,8 +94,7 @@ class TranslationRecipe:
 
     def g_backward(self, batch: Batch, fake=None) -> dict[str, Tensor]:
         if fake is None:
-            with self.autocast():
-                fake = self.fakes_for_g(batch)
+            fake = self.fakes_for_g(batch)
         with frozen(self.D):
             with unreduced(self.D), self.autocast():
                 loss, stats = self.g_loss(batch, fake)
