@@ -11,11 +11,12 @@ CycleGAN: a classifier (scikit-learn SVC, RBF kernel) is fitted on one domain on
 accuracy on the other 20% is its ceiling), then reads the other domain's digits translated into its
 own: MNIST -> 8x8 style read by the 8x8-digits classifier with the MNIST labels, and back. Also the
 untranslated digits (what translation adds) and the mean cycle reconstruction error |F(G(a)) - a|
-on [-1, 1] images, for the run and for one trained without its adversarial terms. The translated
-digits are those the CycleGAN trained on (without their labels; it never sees a label). Writes
-OUT/<run>_digits.png: rows of MNIST digits over their translations, 8x8 digits over theirs.
+on [-1, 1] images, for each run given (e.g. one trained without its adversarial terms). The
+translated digits are those the CycleGAN trained on (without their labels; it never sees a label).
+Writes OUT/<label>_digits.png: rows of A, G(A), F(G(A)), then B, F(B), G(F(B)).
 
-    python benchmarks/translation.py OUT --edges GAN_RUN L1_RUN --colorize GAN_RUN L1_RUN --digits GAN_RUN NOADV_RUN
+    python benchmarks/translation.py OUT --edges GAN_RUN L1_RUN --colorize GAN_RUN L1_RUN \
+        --digits cyclegan=RUN no-adversarial=RUN
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def print_pix2pix(task: str, rows: list[dict]) -> None:
         print(f"| {r['photo']} | {r['output']} | {scores} | {r['colour']:.1f} | {r['sharp']:.1f} |")
 
 
-def _domain(source: str) -> tuple[torch.Tensor, np.ndarray]:
-    d = load_dataset(DataConfig(source=source, resolution=32, channels=1))
+def _domain(source: str, resolution: int) -> tuple[torch.Tensor, np.ndarray]:
+    d = load_dataset(DataConfig(source=source, resolution=resolution, channels=1))
     return d.x, d.labels.numpy()
 
 
@@ -89,6 +90,10 @@ def _classifier(x: torch.Tensor, y: np.ndarray, seed: int = 0) -> tuple[SVC, flo
     return clf, float(np.mean(clf.predict(x[te].flatten(1).numpy()) == y[te]))
 
 
+def _accuracy(clf: SVC, x: torch.Tensor, y: np.ndarray) -> float:
+    return float(np.mean(clf.predict(x.flatten(1).numpy()) == y))
+
+
 @torch.no_grad()
 def _through(model, x: torch.Tensor, direction: str, batch: int = 250) -> torch.Tensor:
     net = model.recipe.translator(direction)
@@ -96,27 +101,25 @@ def _through(model, x: torch.Tensor, direction: str, batch: int = 250) -> torch.
 
 
 def cyclegan_table(runs: dict[str, str], out_dir: Path) -> None:
-    (xa, ya), (xb, yb) = _domain("mnist"), _domain("digits")
-    clf_a, ceiling_a = _classifier(xa, ya)
-    clf_b, ceiling_b = _classifier(xb, yb)
-    acc = lambda clf, x, y: float(np.mean(clf.predict(x.flatten(1).numpy()) == y))  # noqa: E731
-    print(f"\nCycleGAN digits: A = {len(xa)} bundled MNIST digits, B = {len(xb)} scikit-learn 8x8 digits, both at 32x32")
-    print(f"classifiers (SVC, RBF) fitted on 80% of one domain only; accuracy on its other 20%: "
-          f"A (MNIST) {ceiling_a:.3f}, B (8x8) {ceiling_b:.3f}")
-    print(f"untranslated: B's classifier reads MNIST digits at {acc(clf_b, xa, ya):.3f}, "
-          f"A's classifier reads 8x8 digits at {acc(clf_a, xb, yb):.3f}")
-    print("| run | A -> B read by B's classifier | B -> A read by A's classifier | cycle error A (L1) | cycle error B (L1) |")
-    print("|---|---|---|---|---|")
+    """One row per run; the domains (and the classifiers fitted on them) are each run's own."""
+    print("\nCycleGAN digits: classifiers (SVC, RBF) fitted on 80% of one domain only")
+    print("| run | A, B | classifier ceiling A / B | untranslated, read by the other's classifier A / B "
+          "| A -> B read by B's classifier | B -> A read by A's classifier | cycle L1 A | cycle L1 B |")
+    print("|---|---|---|---|---|---|---|---|")
     for label, run_dir in runs.items():
         model = load(run_dir)
+        data = model.config.data
+        (xa, ya), (xb, yb) = _domain(data.source, data.resolution), _domain(data.source_b, data.resolution)
+        (clf_a, ceiling_a), (clf_b, ceiling_b) = _classifier(xa, ya), _classifier(xb, yb)
         ab, ba = _through(model, xa, "a2b"), _through(model, xb, "b2a")
         aba, bab = _through(model, ab, "b2a"), _through(model, ba, "a2b")
-        print(f"| {label} | {acc(clf_b, ab, ya):.3f} | {acc(clf_a, ba, yb):.3f} | {(aba - xa).abs().mean():.4f} | "
-              f"{(bab - xb).abs().mean():.4f} |")
+        print(f"| {label} | {data.source} ({len(xa)}), {data.source_b} ({len(xb)}) | {ceiling_a:.3f} / {ceiling_b:.3f} | "
+              f"{_accuracy(clf_b, xa, ya):.3f} / {_accuracy(clf_a, xb, yb):.3f} | {_accuracy(clf_b, ab, ya):.3f} | "
+              f"{_accuracy(clf_a, ba, yb):.3f} | {(aba - xa).abs().mean():.4f} | {(bab - xb).abs().mean():.4f} |")
         pick_a = np.concatenate([np.flatnonzero(ya == d)[:2] for d in range(10)])
         pick_b = np.concatenate([np.flatnonzero(yb == d)[:2] for d in range(10)])
         rows = [xa[pick_a], ab[pick_a], aba[pick_a], xb[pick_b], ba[pick_b], bab[pick_b]]
-        image_grid(to_uint8(torch.cat(rows)), columns=20).save(out_dir / f"{label.split()[0]}_digits.png")
+        image_grid(to_uint8(torch.cat(rows)), columns=20).save(out_dir / f"{label}_digits.png")
 
 
 def main() -> None:
@@ -124,7 +127,7 @@ def main() -> None:
     p.add_argument("out", type=Path)
     p.add_argument("--edges", nargs=2, metavar=("GAN_RUN", "L1_RUN"))
     p.add_argument("--colorize", nargs=2, metavar=("GAN_RUN", "L1_RUN"))
-    p.add_argument("--digits", nargs=2, metavar=("GAN_RUN", "NOADV_RUN"))
+    p.add_argument("--digits", nargs="+", metavar="LABEL=RUN", help="CycleGAN runs, e.g. cyclegan=runs/a no-adversarial=runs/b")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
@@ -133,7 +136,7 @@ def main() -> None:
         if runs:
             print_pix2pix(task, pix2pix_table(task, *runs, args.out))
     if args.digits:
-        cyclegan_table({"cyclegan": args.digits[0], "no-adversarial": args.digits[1]}, args.out)
+        cyclegan_table(dict(item.split("=", 1) for item in args.digits), args.out)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 The generators are fully convolutional: an image is padded (reflected) to a multiple of G's stride,
 translated, and cropped back, tile by tile with an overlap when it is large (`gankit.tiles`), so
-its size is the user's, not the training patches'. A grey image meets a colour model as grey RGB,
+its size is the user's, not the training patches'. CycleGAN's instance norm normalises each tile
+by its own statistics, so a tiled image can differ from the whole one at the seams: the default tile
+of 512 pixels keeps most images whole. A grey image meets a colour model as grey RGB,
 a colour image meets a grey-input model as its luma (BT.601, as PIL converts).
 
     translate_array(model, image)                    uint8 (H, W, C) -> uint8 (H, W, C')
@@ -56,7 +58,7 @@ def _padded(net, stride: int):
 
 
 @torch.no_grad()
-def translate_tensor(model: Model, x: torch.Tensor, direction: str = "a2b", tile: int = 256,
+def translate_tensor(model: Model, x: torch.Tensor, direction: str = "a2b", tile: int = 512,
                      overlap: int = 32) -> torch.Tensor:
     """(1, C, H, W) in [-1, 1] -> (1, C', H, W): the model's translation, channels brought to its input's."""
     recipe = model.recipe
@@ -77,7 +79,7 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
     return ((x[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-def translate_array(model: Model, image: np.ndarray, direction: str = "a2b", tile: int = 256, overlap: int = 32) -> np.ndarray:
+def translate_array(model: Model, image: np.ndarray, direction: str = "a2b", tile: int = 512, overlap: int = 32) -> np.ndarray:
     """uint8 (H, W, C) with C in 1, 3 -> uint8 (H, W, C') with the model's output channels."""
     return _to_uint8(translate_tensor(model, _to_tensor(image), direction, tile, overlap))
 
@@ -129,7 +131,7 @@ def _encode_image(array: np.ndarray, suffix: str) -> bytes:
     return buf.getvalue()
 
 
-def translate_paths(model: Model, inputs: list[Path], out_dir: Path, direction: str = "a2b", tile: int = 256,
+def translate_paths(model: Model, inputs: list[Path], out_dir: Path, direction: str = "a2b", tile: int = 512,
                     overlap: int = 32, progress: bool | None = None) -> list[Path]:
     """Translate image files, folders of them and .npz files into `out_dir` under the same names
     (a folder's files keep their paths inside it); returns the files written. Each is written

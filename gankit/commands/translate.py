@@ -17,7 +17,7 @@ def register(sub):
     p.add_argument("--out", required=True, metavar="OUT", help="output folder: each input's translation under its own name")
     p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b",
                    help="a2b (default) or b2a; pix2pix models translate a2b only")
-    p.add_argument("--tile", type=int, default=256, help="tile size in pixels (default 256)")
+    p.add_argument("--tile", type=int, default=512, help="tile size in pixels (default 512; CycleGAN's instance norm sees one tile at a time)")
     p.add_argument("--overlap", type=int, default=32, help="context kept around each tile, pixels (default 32)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
