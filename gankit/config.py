@@ -30,6 +30,12 @@ class DataConfig:
     channels: int = 1  # 1 = grayscale, 3 = RGB
     limit: int = 0  # keep only the first N examples (0 = all)
     held_out: int = 0  # examples never trained on, for D's real-vs-held-out gap (gankit doctor); from those data.limit leaves out, else taken out of training
+    # Image-to-image data: "paired" (pix2pix: a folder of A|B side-by-side files, a folder with A/ and B/
+    # of matching names, or a bundled task) or "unpaired" (CycleGAN: A/ and B/ of a folder, or source and
+    # source_b); each example then holds A's channels and B's stacked along the channel axis.
+    pairs: str = "none"  # none | paired | unpaired
+    source_b: str = ""  # unpaired: B's own source (a bundled set's name, a folder or .npz); "" = source's B/ folder
+    channels_b: int = 0  # B's channels when pairs is set (0 = data.channels)
 
 
 @dataclass
@@ -122,6 +128,21 @@ class TextConfig:
 
 
 @dataclass
+class TranslationConfig:
+    """pix2pix (Isola et al. 2017) and CycleGAN (Zhu et al. 2017); each recipe reads its own keys."""
+
+    adv_weight: float = 1.0  # weight of G's adversarial term; 0 = the L1-only / cycle-only ablation
+    d_layers: int = 3  # PatchGAN's stride-2 layers: 3 = 70x70 patches, 2 = 34x34, 1 = 16x16
+    l1_weight: float = 100.0  # pix2pix: G's loss = adversarial + l1_weight x |G(A) - B|
+    unet_depth: int = 8  # pix2pix: U-Net downsamplings; image sides must be multiples of 2^depth (8 at 256 px)
+    dropout: float = 0.5  # pix2pix: dropout in the U-Net's three innermost decoder stages (G's noise)
+    cycle_weight: float = 10.0  # CycleGAN: weight of each cycle loss |F(G(a)) - a|, |G(F(b)) - b|
+    identity: float = 0.5  # CycleGAN: identity loss |G(b) - b| weighted identity x cycle_weight (A, B of equal channels)
+    blocks: int = 9  # CycleGAN: residual blocks of each ResNet generator (the paper: 6 at 128 px, 9 at 256)
+    pool_size: int = 50  # CycleGAN: past fakes kept for D (Shrivastava et al. 2017); 0 = D sees only the newest
+
+
+@dataclass
 class RemediesConfig:
     """Remedies for mode collapse; each is off at its default."""
 
@@ -165,6 +186,7 @@ class Config:
     srgan: SRGANConfig = field(default_factory=SRGANConfig)
     vaegan: VAEGANConfig = field(default_factory=VAEGANConfig)
     text: TextConfig = field(default_factory=TextConfig)
+    translation: TranslationConfig = field(default_factory=TranslationConfig)
     remedies: RemediesConfig = field(default_factory=RemediesConfig)
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
@@ -180,6 +202,8 @@ CHOICES = {
     "model.cond_mode": ("projection", "concat"),
     "optim.name": ("adam", "rmsprop"),
     "data.channels": (1, 3),
+    "data.pairs": ("none", "paired", "unpaired"),
+    "data.channels_b": (0, 1, 3),
     "train.device": ("auto", "cpu", "cuda"),
     "train.precision": ("auto", "fp32", "bf16"),
 }
@@ -187,11 +211,12 @@ POSITIVE = (
     "data.resolution", "model.z_dim", "model.g_width", "model.d_width", "model.g_layers",
     "model.d_layers", "model.maxout_pieces", "optim.batch_size", "optim.lr_g", "optim.lr_d",
     "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
-    "train.grid_size", "srgan.blocks", "remedies.pack", "evaluation.num_samples", "penalty.r1_every",
+    "train.grid_size", "srgan.blocks", "remedies.pack", "translation.d_layers", "translation.unet_depth", "evaluation.num_samples", "penalty.r1_every",
     "text.word_dim", "text.embed_dim", "text.compressed",
 )
 NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
-                "vaegan.pixel_weight", "vaegan.adv_weight",
+                "vaegan.pixel_weight", "vaegan.adv_weight", "translation.adv_weight", "translation.l1_weight",
+                "translation.cycle_weight", "translation.identity", "translation.blocks", "translation.pool_size",
                 "data.limit", "data.held_out", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
                 "remedies.minibatch_disc", "remedies.unrolled_steps", "penalty.gp_weight", "penalty.r1_gamma",
                 "penalty.clip", "evaluation.every", "text.interp_weight")
@@ -293,6 +318,14 @@ def validate(cfg: Config) -> Config:
         raise UserError(f"config key 'text.embed_dim': must be even (the GRU's two directions, half each), got {cfg.text.embed_dim}")
     if not 0.0 <= cfg.text.interp_beta <= 1.0:
         raise UserError(f"config key 'text.interp_beta': must lie in [0, 1], got {cfg.text.interp_beta!r}")
+    if not 0.0 <= cfg.translation.dropout < 1.0:
+        raise UserError(f"config key 'translation.dropout': must lie in [0, 1), got {cfg.translation.dropout!r}")
+    if cfg.data.pairs == "none" and (cfg.data.source_b or cfg.data.channels_b):
+        key = "data.source_b" if cfg.data.source_b else "data.channels_b"
+        raise UserError(f"config key '{key}': only image-to-image data uses it (set data.pairs=paired or unpaired)")
+    if cfg.data.pairs == "paired" and cfg.data.source_b:
+        raise UserError("config key 'data.source_b': paired data come from one source (a folder with A/ and B/, "
+                        "or A|B side-by-side files); source_b is for data.pairs=unpaired")
     if not 0.0 <= cfg.remedies.ema < 1.0:
         raise UserError(f"config key 'remedies.ema': must lie in [0, 1), got {cfg.remedies.ema!r}")
     if cfg.optim.batch_size % cfg.remedies.pack:
@@ -303,6 +336,17 @@ def validate(cfg: Config) -> Config:
         raise UserError(f"config key 'data.resolution': DCGAN needs an even resolution of at least 8, got {cfg.data.resolution}")
     if cfg.recipe == "srgan" and cfg.data.resolution % cfg.srgan.scale:
         raise UserError(f"config key 'data.resolution': SRGAN's HR patch size {cfg.data.resolution} must be a multiple of srgan.scale={cfg.srgan.scale}")
+    if cfg.recipe == "pix2pix" and cfg.data.resolution % 2**cfg.translation.unet_depth:
+        raise UserError(f"config key 'data.resolution': pix2pix's U-Net with translation.unet_depth={cfg.translation.unet_depth} "
+                        f"needs a multiple of {2**cfg.translation.unet_depth}, got {cfg.data.resolution}")
+    if cfg.recipe in ("pix2pix", "cyclegan") and cfg.data.resolution // 2**cfg.translation.d_layers < 3:
+        raise UserError(f"config key 'translation.d_layers': a PatchGAN of {cfg.translation.d_layers} stride-2 layers needs "
+                        f"images of at least {3 * 2**cfg.translation.d_layers} pixels, got data.resolution={cfg.data.resolution}")
+    if cfg.recipe in ("pix2pix", "cyclegan") and cfg.evaluation.every:
+        raise UserError(f"config key 'evaluation.every': the sample metrics do not apply to {cfg.recipe}'s translations; "
+                        f"measure a finished run with benchmarks/translation.py (docs/translation.md)")
+    if cfg.recipe == "cyclegan" and cfg.data.resolution % 4:
+        raise UserError(f"config key 'data.resolution': CycleGAN's ResNet generator needs a multiple of 4, got {cfg.data.resolution}")
     if cfg.recipe == "srgan" and cfg.srgan.content == "vgg" and not cfg.srgan.vgg_weights:
         raise UserError("config key 'srgan.vgg_weights': content=vgg needs a VGG19 weights file (none can be downloaded here)")
     if cfg.train.compile:  # aot_autograd raises on a double backward only at the first penalised step

@@ -45,6 +45,9 @@ class Model:
     def require_latents(self) -> None:
         """A UserError for a model whose G does not draw from noise: a loaded SRGAN has no training
         pool to cut LR patches from, and would upscale blank images."""
+        if getattr(self.recipe, "directions", ()):  # image-to-image
+            raise UserError(f"this is a '{self.config.recipe}' run: its G translates images and draws nothing from noise; "
+                            f"use 'gankit translate RUN INPUT... --out OUT'")
         if not getattr(self.recipe, "draws_from_noise", True):
             raise UserError(f"this is a '{self.config.recipe}' run: its G upscales images and draws nothing from noise; "
                             f"use 'gankit upscale RUN IN.png OUT.png' (and 'python -m gankit.sr.evaluate RUN OUT_DIR' for PSNR/SSIM)")

@@ -16,13 +16,13 @@ from gankit.recipes import ARCHITECTURES, RECIPES
 # unit (a first-level module or package of gankit) -> tier, lowest first
 TIERS = {
     "errors": 0, "io": 0, "version": 0,
-    "config": 1, "objectives": 1, "augment": 1, "accel": 1, "memory": 1,
+    "config": 1, "objectives": 1, "augment": 1, "accel": 1, "memory": 1, "tiles": 1,
     "data": 2, "nets": 2, "health": 2,
     "recipes": 3, "metrics": 3, "report": 3,
     "configure": 4,
     "train": 5,
     "model": 6,
-    "sr": 7, "bench": 7, "export": 7, "doctor": 7,
+    "sr": 7, "bench": 7, "export": 7, "doctor": 7, "translate": 7,
     "serve": 8,
     "commands": 9,
     "cli": 10,
@@ -173,6 +173,8 @@ class _Recorder:
     ("ring", ["remedies.minibatch_disc=2", "remedies.pack=2", "penalty.clip=0.1"]),
     ("dcgan-mnist", ["remedies.augment=translation,cutout", "penalty.r1_every=1"]),
     ("srgan", ["srgan.blocks=1", "srgan.warmup_steps=0"]), ("vaegan-mnist", []),
+    ("pix2pix-edges", ["translation.unet_depth=5", "data.resolution=32", "translation.d_layers=1"]),
+    ("cyclegan-digits", ["translation.blocks=1"]),
 ])
 def test_a_recipe_reads_only_the_options_it_declares(preset, overrides):
     """Every key of the recipe-owned sections that a recipe reads while it is built and runs a D and

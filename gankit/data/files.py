@@ -21,9 +21,9 @@ from ..errors import UserError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
-def read_image(path: Path | BinaryIO, resolution: int, channels: int, name: str | None = None) -> np.ndarray:
-    """One image file (a path or an open binary file; `name` says which in an error) -> uint8
-    (H, W, C) at the target size; PIL handles modes L, P, RGBA, I;16..."""
+def open_image(path: Path | BinaryIO, name: str | None = None) -> Image.Image:
+    """One image file (a path or an open binary file; `name` says which in an error), decoded, at its
+    own size, in its own mode but for transparency, which is composited onto black."""
     try:
         with Image.open(path) as img:
             img.load()  # decode now, so a truncated file fails here and is named
@@ -32,17 +32,33 @@ def read_image(path: Path | BinaryIO, resolution: int, channels: int, name: str 
             if img.mode in ("RGBA", "LA"):  # composite transparency onto black
                 background = Image.new("RGBA", img.size, (0, 0, 0, 255))
                 img = Image.alpha_composite(background, img.convert("RGBA"))
-            img = img.convert("L" if channels == 1 else "RGB")
-            if img.size != (resolution, resolution):
-                img = img.resize((resolution, resolution), Image.Resampling.BICUBIC, reducing_gap=None)
-            array = np.asarray(img, dtype=np.uint8)
+            return img.copy()  # loaded: usable once the file is closed
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UserError(f"{name or path}: cannot read image ({exc})") from None
+
+
+def fit_image(img: Image.Image, resolution: int, channels: int) -> np.ndarray:
+    """A decoded image -> uint8 (resolution, resolution, channels); PIL converts modes L, P, I;16..."""
+    img = img.convert("L" if channels == 1 else "RGB")
+    if img.size != (resolution, resolution):
+        img = img.resize((resolution, resolution), Image.Resampling.BICUBIC, reducing_gap=None)
+    array = np.asarray(img, dtype=np.uint8)
     return array if array.ndim == 3 else array[:, :, None]
 
 
+def read_image(path: Path | BinaryIO, resolution: int, channels: int, name: str | None = None) -> np.ndarray:
+    """One image file (a path or an open binary file; `name` says which in an error) -> uint8
+    (H, W, C) at the target size."""
+    return fit_image(open_image(path, name), resolution, channels)
+
+
+def image_files(root: Path) -> list[Path]:
+    """Every image file under `root`, in all sub-folders, sorted."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def read_folder(root: Path, resolution: int, channels: int):
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(root)
     if not files:
         raise UserError(f"{root}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))} in all sub-folders)")
     images = np.stack([read_image(p, resolution, channels) for p in files])

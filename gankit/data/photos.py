@@ -14,6 +14,8 @@ TRAIN_PHOTOS = ("astronaut", "rocket", "immunohistochemistry", "hubble_deep_fiel
                 "camera", "coins", "brick", "grass", "gravel", "moon", "clock", "cell")
 # Held out: never cut into training patches. (skimage's `cat` is the same cat as `chelsea`; unused.)
 HELD_OUT_PHOTOS = ("coffee", "chelsea")
+# The training photos in colour (the others are greyscale): the image-to-image tasks learn colour from them.
+COLOUR_PHOTOS = ("astronaut", "rocket", "immunohistochemistry", "hubble_deep_field", "retina", "colorwheel")
 POOL_SIZE = 4096
 
 
@@ -27,16 +29,20 @@ def photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(img[:, :, :3]).astype(np.uint8)
 
 
-def photo_patches(size: int, n: int = POOL_SIZE, seed: int = 0) -> np.ndarray:
-    """n random size x size patches, uint8 (n, size, size, 3), spread evenly over the training photos."""
+def cut_patches(images: list[np.ndarray], size: int, n: int = POOL_SIZE, seed: int = 0) -> np.ndarray:
+    """n random size x size patches, uint8 (n, size, size, C), spread evenly over `images` (H, W, C)."""
     rng = np.random.default_rng(seed)
-    photos = [photo(name) for name in TRAIN_PHOTOS]
-    out = np.empty((n, size, size, 3), dtype=np.uint8)
+    out = np.empty((n, size, size, images[0].shape[2]), dtype=np.uint8)
     for i in range(n):
-        img = photos[i % len(photos)]
+        img = images[i % len(images)]
         top = rng.integers(0, img.shape[0] - size + 1)
         left = rng.integers(0, img.shape[1] - size + 1)
         out[i] = img[top : top + size, left : left + size]
         if rng.random() < 0.5:  # horizontal flips double the variety at no cost
             out[i] = out[i][:, ::-1]
     return out
+
+
+def photo_patches(size: int, n: int = POOL_SIZE, seed: int = 0) -> np.ndarray:
+    """n random size x size patches, uint8 (n, size, size, 3), spread evenly over the training photos."""
+    return cut_patches([photo(name) for name in TRAIN_PHOTOS], size, n, seed)

@@ -8,7 +8,9 @@ from .mlp import MLPDiscriminator, MLPGenerator
 from .remedies import ConditionalGenerator, Critic, flatten_features
 from .srresnet import SRDiscriminator, SRResNet, downsample
 from .text import TextDiscriminator, TextEncoder, TextGenerator
+from .translation import PatchDiscriminator, ResnetGenerator, UNetGenerator, receptive_field
 
 __all__ = ["DCGANDiscriminator", "DCGANGenerator", "Encoder", "dcgan_init", "MLPDiscriminator", "MLPGenerator",
            "ConditionalGenerator", "Critic", "flatten_features", "SRDiscriminator", "SRResNet", "downsample",
-           "TextDiscriminator", "TextEncoder", "TextGenerator"]
+           "TextDiscriminator", "TextEncoder", "TextGenerator",
+           "PatchDiscriminator", "ResnetGenerator", "UNetGenerator", "receptive_field"]

@@ -13,11 +13,14 @@ from ..data import Dataset
 from ..errors import UserError
 from .gan import Batch, GANRecipe, merge_stats
 from .nets import ARCHITECTURES, build_nets
+from .cyclegan import CycleGANRecipe
+from .pix2pix import Pix2PixRecipe
 from .srgan import SRGANRecipe
 from .text2img import TextToImageRecipe
 from .vaegan import VAEGANRecipe
 
-RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe, "text2img": TextToImageRecipe}
+RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe, "text2img": TextToImageRecipe,
+           "pix2pix": Pix2PixRecipe, "cyclegan": CycleGANRecipe}
 
 
 def build_recipe(cfg: Config, data: Dataset,
@@ -26,6 +29,10 @@ def build_recipe(cfg: Config, data: Dataset,
     recipe = RECIPES[cfg.recipe]
     if recipe.needs_images and not data.is_images:
         raise UserError(f"config key 'recipe': {cfg.recipe} needs image data, and data '{data.name}' holds points")
+    translates = bool(getattr(recipe, "directions", ()))
+    if not translates and cfg.data.pairs != "none":
+        raise UserError(f"config key 'data.pairs': recipe '{cfg.recipe}' learns from single images, not "
+                        f"{cfg.data.pairs} image-to-image data (recipes pix2pix and cyclegan do)")
     return recipe(cfg, data, autocast)
 
 

@@ -14,6 +14,8 @@ import io
 import math
 from pathlib import Path
 
+import yaml
+
 from ..config import read_config
 from ..errors import UserError
 from ..health import HEALTH_KEYS, diagnose
@@ -22,6 +24,13 @@ from .plots import read_metrics
 
 # Keys of a training record that are not evaluation metrics (losses and D outputs are found by prefix).
 TRAINING_KEYS = {"step", "time", "images_seen", "images_per_s", "d_real", "d_fake", *HEALTH_KEYS}
+
+
+# What the grids of the image-to-image recipes show (their rows are fixed training examples), by recipe.
+GRID_CAPTIONS = {
+    "pix2pix": "Input, output and target over training: each example is input | G(input) | target",
+    "cyclegan": "Inputs, translations and cycles over training: each example is a | G(a) | F(G(a)) | b | F(b) | G(F(b))",
+}
 
 
 def is_training_key(key: str) -> bool:
@@ -169,7 +178,8 @@ def build_report(run_dir: Path) -> str:
 
     parts.append(health_panel(records, run_dir / "config.yaml"))
 
-    parts.append("<h2>Samples over training</h2>")
+    recipe = (yaml.safe_load(config) or {}).get("recipe") if config else None
+    parts.append(f"<h2>{html.escape(GRID_CAPTIONS.get(recipe, 'Samples over training'))}</h2>")
     if frames:
         import json
 

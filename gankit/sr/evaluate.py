@@ -20,7 +20,7 @@ from ..data.photos import HELD_OUT_PHOTOS, photo
 from ..model import load
 from ..nets.srresnet import bicubic, downsample
 from .quality import psnr, ssim
-from .tiles import upscale_tiled
+from ..tiles import upscale_tiled
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import UserError
-from .tiles import upscale_tiled
+from ..tiles import upscale_tiled
 
 
 def read_rgb_or_gray(source: str | BinaryIO, name: str | None = None) -> np.ndarray:

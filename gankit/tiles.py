@@ -1,8 +1,11 @@
-"""Upscale an image of any size tile by tile, with an overlap so that the seams vanish.
+"""Run a fully convolutional image net (an upscaler, a translator) on an image of any size, tile by
+tile, with an overlap so that the seams vanish: super-resolution and image-to-image translation
+both use it.
 
-Each tile is cut with `overlap` extra LR pixels on every side (where the image has them), upscaled,
-and only its centre is kept. When the overlap covers the network's receptive field, the result is
-the same as upscaling the whole image at once (BN in eval mode makes the net translation-equivariant).
+Each tile is cut with `overlap` extra input pixels on every side (where the image has them), passed
+through the net, and only its centre is kept. When the overlap covers the network's receptive field,
+the result is the same as running the whole image at once (BN in eval mode makes the net
+translation-equivariant).
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import torch
 
 @torch.no_grad()
 def upscale_tiled(net, lr: torch.Tensor, scale: int, tile: int = 128, overlap: int = 32) -> torch.Tensor:
-    """lr (1, C, H, W) -> (1, C, H*scale, W*scale); tiles of `tile` LR pixels, `overlap` on each side."""
+    """lr (1, C, H, W) -> (1, C', H*scale, W*scale); tiles of `tile` input pixels, `overlap` on each
+    side; scale 1 for a net whose output has its input's size."""
     _, _, h, w = lr.shape
     if h <= tile and w <= tile:
         return net(lr)

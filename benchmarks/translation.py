@@ -1,0 +1,143 @@
+"""Image-to-image measurements for docs/translation.md.
+
+pix2pix: each held-out photo (coffee, chelsea; never cut into training patches) is made into its
+task's input exactly as the training pairs are (Canny edges or grey of the whole photo), translated
+whole by `gankit.translate` (tiled, any size), and compared with the true photo: PSNR and SSIM (RGB,
+uint8), Hasler-Suesstrunk colourfulness and gradient energy (sharpness), for the pix2pix run, the same
+U-Net trained with L1 alone (translation.adv_weight=0), and the input itself. Writes
+OUT/<task>_<photo>.png: input | L1 | pix2pix | true photo.
+
+CycleGAN: a classifier (scikit-learn SVC, RBF kernel) is fitted on one domain only, on 80% of it (its
+accuracy on the other 20% is its ceiling), then reads the other domain's digits translated into its
+own: MNIST -> 8x8 style read by the 8x8-digits classifier with the MNIST labels, and back. Also the
+untranslated digits (what translation adds) and the mean cycle reconstruction error |F(G(a)) - a|
+on [-1, 1] images, for each run given (e.g. one trained without its adversarial terms). The
+translated digits are those the CycleGAN trained on (without their labels; it never sees a label).
+Writes OUT/<label>_digits.png: rows of A, G(A), F(G(A)), then B, F(B), G(F(B)).
+
+    python benchmarks/translation.py OUT --edges GAN_RUN L1_RUN --colorize GAN_RUN L1_RUN \
+        --digits cyclegan=RUN no-adversarial=RUN
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from sklearn.svm import SVC
+
+from gankit.config import DataConfig
+from gankit.data import load_dataset
+from gankit.data.pairs import task_pair
+from gankit.data.photos import HELD_OUT_PHOTOS, photo
+from gankit.model import load
+from gankit.report.grid import image_grid, to_uint8
+from gankit.sr import colourfulness, gradient_energy, psnr, ssim
+from gankit.translate import translate_array, translate_tensor
+
+TASKS = {"edges": "photo-edges", "colorize": "photo-gray"}
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
+
+
+def _row(name: str, out: np.ndarray, truth: np.ndarray) -> dict:
+    out = _rgb(out)
+    row = {"output": name, "colour": colourfulness(out), "sharp": gradient_energy(out)}
+    if out is not truth:  # the true photo's own row gives the reference colour and sharpness
+        row.update(psnr=psnr(out, truth), ssim=ssim(out, truth))
+    return row
+
+
+def pix2pix_table(task: str, gan_dir: str, l1_dir: str, out_dir: Path) -> list[dict]:
+    gan, l1 = load(gan_dir), load(l1_dir)
+    rows = []
+    for name in HELD_OUT_PHOTOS:
+        a, truth = task_pair(TASKS[task], photo(name))
+        by_l1, by_gan = translate_array(l1, a), translate_array(gan, a)
+        for label, image in (("input itself", a), ("U-Net, L1 only", by_l1), ("pix2pix (cGAN + 100 L1)", by_gan),
+                             ("true photo", truth)):
+            rows.append({"photo": name, **_row(label, image, truth)})
+        strip = [np.pad(_rgb(x), ((0, 0), (0, 4), (0, 0)), constant_values=255) for x in (a, by_l1, by_gan, truth)]
+        Image.fromarray(np.concatenate(strip, 1)).save(out_dir / f"{task}_{name}.png")
+    return rows
+
+
+def print_pix2pix(task: str, rows: list[dict]) -> None:
+    print(f"\n{task}: held-out photos, whole, against the true photo (RGB uint8)")
+    print("| photo | output | PSNR dB | SSIM | colourfulness | gradient energy |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        scores = f"{r['psnr']:.2f} | {r['ssim']:.4f}" if "psnr" in r else "- | -"
+        print(f"| {r['photo']} | {r['output']} | {scores} | {r['colour']:.1f} | {r['sharp']:.1f} |")
+
+
+def _domain(source: str, resolution: int) -> tuple[torch.Tensor, np.ndarray]:
+    d = load_dataset(DataConfig(source=source, resolution=resolution, channels=1))
+    return d.x, d.labels.numpy()
+
+
+def _classifier(x: torch.Tensor, y: np.ndarray, seed: int = 0) -> tuple[SVC, float]:
+    """An SVC fitted on 80% of one domain; its accuracy on the other 20%."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    cut = int(0.8 * len(x))
+    tr, te = order[:cut], order[cut:]
+    clf = SVC(gamma="scale").fit(x[tr].flatten(1).numpy(), y[tr])
+    return clf, float(np.mean(clf.predict(x[te].flatten(1).numpy()) == y[te]))
+
+
+def _accuracy(clf: SVC, x: torch.Tensor, y: np.ndarray) -> float:
+    return float(np.mean(clf.predict(x.flatten(1).numpy()) == y))
+
+
+@torch.no_grad()
+def _through(model, x: torch.Tensor, direction: str, batch: int = 250) -> torch.Tensor:
+    net = model.recipe.translator(direction)
+    return torch.cat([net(x[i : i + batch]).clamp(-1, 1) for i in range(0, len(x), batch)])
+
+
+def cyclegan_table(runs: dict[str, str], out_dir: Path) -> None:
+    """One row per run; the domains (and the classifiers fitted on them) are each run's own."""
+    print("\nCycleGAN digits: classifiers (SVC, RBF) fitted on 80% of one domain only")
+    print("| run | A, B | classifier ceiling A / B | untranslated, read by the other's classifier A / B "
+          "| A -> B read by B's classifier | B -> A read by A's classifier | cycle L1 A | cycle L1 B |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, run_dir in runs.items():
+        model = load(run_dir)
+        data = model.config.data
+        (xa, ya), (xb, yb) = _domain(data.source, data.resolution), _domain(data.source_b, data.resolution)
+        (clf_a, ceiling_a), (clf_b, ceiling_b) = _classifier(xa, ya), _classifier(xb, yb)
+        ab, ba = _through(model, xa, "a2b"), _through(model, xb, "b2a")
+        aba, bab = _through(model, ab, "b2a"), _through(model, ba, "a2b")
+        print(f"| {label} | {data.source} ({len(xa)}), {data.source_b} ({len(xb)}) | {ceiling_a:.3f} / {ceiling_b:.3f} | "
+              f"{_accuracy(clf_b, xa, ya):.3f} / {_accuracy(clf_a, xb, yb):.3f} | {_accuracy(clf_b, ab, ya):.3f} | "
+              f"{_accuracy(clf_a, ba, yb):.3f} | {(aba - xa).abs().mean():.4f} | {(bab - xb).abs().mean():.4f} |")
+        pick_a = np.concatenate([np.flatnonzero(ya == d)[:2] for d in range(10)])
+        pick_b = np.concatenate([np.flatnonzero(yb == d)[:2] for d in range(10)])
+        rows = [xa[pick_a], ab[pick_a], aba[pick_a], xb[pick_b], ba[pick_b], bab[pick_b]]
+        image_grid(to_uint8(torch.cat(rows)), columns=20).save(out_dir / f"{label}_digits.png")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out", type=Path)
+    p.add_argument("--edges", nargs=2, metavar=("GAN_RUN", "L1_RUN"))
+    p.add_argument("--colorize", nargs=2, metavar=("GAN_RUN", "L1_RUN"))
+    p.add_argument("--digits", nargs="+", metavar="LABEL=RUN", help="CycleGAN runs, e.g. cyclegan=runs/a no-adversarial=runs/b")
+    args = p.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    for task in TASKS:
+        runs = getattr(args, task)
+        if runs:
+            print_pix2pix(task, pix2pix_table(task, *runs, args.out))
+    if args.digits:
+        cyclegan_table(dict(item.split("=", 1) for item in args.digits), args.out)
+
+
+if __name__ == "__main__":
+    main()
