@@ -6,7 +6,9 @@ from .encoder import Encoder
 from .init import dcgan_init
 from .mlp import MLPDiscriminator, MLPGenerator
 from .remedies import ConditionalGenerator, Critic, flatten_features
+from .stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from .srresnet import SRDiscriminator, SRResNet, downsample
 
 __all__ = ["DCGANDiscriminator", "DCGANGenerator", "Encoder", "dcgan_init", "MLPDiscriminator", "MLPGenerator",
-           "ConditionalGenerator", "Critic", "flatten_features", "SRDiscriminator", "SRResNet", "downsample"]
+           "ConditionalGenerator", "Critic", "flatten_features", "SRDiscriminator", "SRResNet", "downsample",
+           "StyleGAN2Discriminator", "StyleGAN2Generator"]

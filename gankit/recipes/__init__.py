@@ -14,9 +14,10 @@ from ..errors import UserError
 from .gan import Batch, GANRecipe, merge_stats
 from .nets import ARCHITECTURES, build_nets
 from .srgan import SRGANRecipe
+from .stylegan2 import StyleGAN2Recipe
 from .vaegan import VAEGANRecipe
 
-RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe}
+RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe, "stylegan2": StyleGAN2Recipe}
 
 
 def build_recipe(cfg: Config, data: Dataset,
