@@ -16,7 +16,7 @@ from gankit.recipes import ARCHITECTURES, RECIPES
 # unit (a first-level module or package of gankit) -> tier, lowest first
 TIERS = {
     "errors": 0, "io": 0, "version": 0,
-    "config": 1, "objectives": 1, "augment": 1, "accel": 1, "memory": 1,
+    "config": 1, "objectives": 1, "augment": 1, "ada": 1, "accel": 1, "memory": 1,
     "data": 2, "nets": 2,
     "recipes": 3, "metrics": 3, "report": 3,
     "configure": 4,

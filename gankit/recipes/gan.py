@@ -77,6 +77,7 @@ class GANRecipe:
     # a whole section by its name, or single keys. A key set that the chosen recipe does not read is
     # refused when a run starts.
     config_keys: tuple[str, ...] = ("loss", "model", "remedies", "penalty")
+    ada: AdaptiveP | None = None  # adaptive augmentation's p (remedies.ada)
     d_updates = 0  # D updates so far, counted by after_d_step (lazy R1 needs it; the loop restores it on resume)
 
     def __init__(self, cfg: Config, data: Dataset, autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
