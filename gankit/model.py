@@ -49,10 +49,44 @@ class Model:
             raise UserError(f"this is a '{self.config.recipe}' run: its G upscales images and draws nothing from noise; "
                             f"use 'gankit upscale RUN IN.png OUT.png' (and 'python -m gankit.sr.evaluate RUN OUT_DIR' for PSNR/SSIM)")
 
+    @property
+    def has_styles(self) -> bool:
+        """A StyleGAN2 run: a mapping network to w, and a synthesis network from w."""
+        return bool(getattr(self.recipe, "has_styles", False))
+
+    def require_styles(self, what: str) -> None:
+        """A UserError for a model without a mapping network: `what` needs StyleGAN2's w."""
+        if not self.has_styles:
+            raise UserError(f"{what} needs a StyleGAN2 run (recipe stylegan2, e.g. preset stylegan2-mnist); "
+                            f"this is a '{self.config.recipe}' run")
+
+    def check_truncation(self, truncation: float) -> None:
+        """--truncation psi: w = w_avg + psi (w - w_avg); psi in (0, 2], and only with a mapping network."""
+        if not 0.0 < truncation <= 2.0:
+            raise UserError(f"--truncation {truncation}: must lie in (0, 2] (1 = none, 0.7 a common choice)")
+        if truncation != 1.0:
+            self.require_styles(f"--truncation {truncation}")
+
     @torch.no_grad()
-    def generate(self, n: int, seed: int = 0, label: int | None = None, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """n raw samples (tensor on the CPU) and their labels (None when unconditional)."""
+    def synthesize(self, ws: torch.Tensor, batch: int = 500) -> torch.Tensor:
+        """Images (CPU) from w (N, num_ws, w_dim) or (N, w_dim), through the sampler's synthesis network
+        with its fixed noise maps."""
+        self.require_styles("drawing from stored latents w")
+        G = self.recipe.sampler
+        if ws.dim() == 2:
+            ws = ws.unsqueeze(1).expand(-1, G.num_ws, -1)
+        if ws.dim() != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
+            raise UserError(f"w of shape {tuple(ws.shape)}: this model takes (N, {G.num_ws}, {G.w_dim}) or (N, {G.w_dim})")
+        ws = ws.to(self.device, torch.float32)
+        return torch.cat([G.synthesis(ws[i:i + batch], noise_mode="const").float().cpu() for i in range(0, len(ws), batch)])
+
+    @torch.no_grad()
+    def generate(self, n: int, seed: int = 0, label: int | None = None, batch: int = 500,
+                 truncation: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """n raw samples (tensor on the CPU) and their labels (None when unconditional); `truncation`
+        psi < 1 pulls StyleGAN2's w towards its mean (fidelity for variety)."""
         self.require_latents()
+        self.check_truncation(truncation)
         if n < 1:
             raise UserError(f"-n must be at least 1, got {n}")
         require_memory(4 * n * math.prod(self.sample_shape),  # the float32 samples, held until all are drawn
@@ -69,7 +103,8 @@ class Model:
             y = self.recipe.sample_labels(m, gen)
             if y is not None and label is not None:
                 y = torch.full_like(y, label)
-            out.append(self.recipe.sample(z, y).float().cpu())  # G_ema when trained with one
+            styles = {"truncation": truncation} if truncation != 1.0 else {}
+            out.append(self.recipe.sample(z, y, **styles).float().cpu())  # G_ema when trained with one
             if y is not None:
                 labels.append(y.cpu())
         return torch.cat(out), (torch.cat(labels) if labels else None)
@@ -78,9 +113,9 @@ class Model:
     def conditional(self) -> bool:
         return bool(getattr(self.recipe, "conditional", False))
 
-    def sample(self, n: int, seed: int = 0, label: int | None = None) -> dict[str, np.ndarray]:
+    def sample(self, n: int, seed: int = 0, label: int | None = None, truncation: float = 1.0) -> dict[str, np.ndarray]:
         """{'images': uint8 (N, H, W, C)} or {'points': float32 (N, D)}, plus 'labels' if conditional."""
-        x, y = self.generate(n, seed, label)
+        x, y = self.generate(n, seed, label, truncation=truncation)
         out = {"images": to_uint8(x)} if self.is_images else {"points": x.numpy().astype(np.float32)}
         if y is not None:
             out["labels"] = y.numpy().astype(np.int64)

@@ -69,11 +69,11 @@ class StyleGAN2Recipe(GANRecipe):
         second = G.mapping(torch.randn_like(z), labels)
         return torch.where((torch.arange(n, device=z.device) < cutoff).view(1, n, 1), ws, second)
 
-    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+    def generate(self, z: Tensor, labels: Tensor | None = None, truncation: float = 1.0) -> Tensor:
         """Training: style mixing, random noise, and w_avg tracked. In evaluation mode: G(z) with the
-        fixed noise maps, as `sample` draws."""
+        fixed noise maps (truncated towards w_avg by `truncation`), as `sample` draws."""
         if not self.G.training:
-            return self.G(z, labels, noise_mode="const")
+            return self.G(z, labels, truncation=truncation, noise_mode="const")
         return self.G.synthesis(self.mixed_ws(self.G, z, labels, update_w_avg=True))
 
     def sample(self, z: Tensor, labels: Tensor | None = None, truncation: float | Tensor = 1.0) -> Tensor:
