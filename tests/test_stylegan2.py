@@ -23,11 +23,13 @@ TINY = ["model.z_dim=8", "stylegan2.w_dim=8", "stylegan2.mapping_layers=2", "sty
 def test_modulated_conv_equals_a_per_sample_conv_with_scaled_weights():
     torch.manual_seed(0)
     x, weight, styles = torch.randn(3, 4, 6, 6), torch.randn(5, 4, 3, 3), torch.rand(3, 4) + 0.5
-    got = modulated_conv2d(x, weight, styles, demodulate=False)
+    got = modulated_conv2d(x, weight, styles, demodulate=False, grouped=True)
+    assert torch.allclose(got, modulated_conv2d(x, weight, styles, demodulate=False, grouped=False), atol=1e-5)
     for i in range(3):
         w = weight * styles[i].view(1, 4, 1, 1)
         assert torch.allclose(got[i], F.conv2d(x[i:i + 1], w, padding=1)[0], atol=1e-5)
-    got = modulated_conv2d(x, weight, styles, demodulate=True)
+    got = modulated_conv2d(x, weight, styles, demodulate=True, grouped=True)
+    assert torch.allclose(got, modulated_conv2d(x, weight, styles, demodulate=True, grouped=False), atol=1e-5)
     for i in range(3):
         w = weight * styles[i].view(1, 4, 1, 1)
         w = w / w.pow(2).sum(dim=(1, 2, 3), keepdim=True).sqrt()  # unit L2 norm per output channel

@@ -92,13 +92,24 @@ class EqualConv2d(nn.Module):
         return lrelu(y) if self.activation else y
 
 
-def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True) -> Tensor:
-    """StyleGAN2's modulated convolution as one grouped convolution: sample i is convolved with
-    weight * styles[i] over the input channels, rescaled (demodulated) so that each output channel's
-    weights have unit L2 norm, which keeps unit-variance inputs at unit variance.
-    x (N, I, H, W), weight (O, I, k, k), styles (N, I) -> (N, O, H, W), 'same' padding."""
+def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True, grouped: bool = False) -> Tensor:
+    """StyleGAN2's modulated convolution: sample i is convolved with weight * styles[i] over the input
+    channels, then rescaled (demodulated) so that each output channel's weights have unit L2 norm,
+    which keeps unit-variance inputs at unit variance. x (N, I, H, W), weight (O, I, k, k), styles
+    (N, I) -> (N, O, H, W), 'same' padding.
+
+    grouped=True: one grouped convolution of per-sample weights (StyleGAN2's fused form). False: the
+    same function as styles scaling the input, one convolution with the shared weight, and the
+    demodulation coefficients scaling the output; it needs no batch-sized group count (so a batch
+    size free at run time exports) and runs as one large convolution on the CPU."""
     n, in_c, h, w_ = x.shape
     out_c, _, k, _ = weight.shape
+    if not grouped:
+        y = F.conv2d(x * styles.view(n, in_c, 1, 1).to(x.dtype), weight.to(x.dtype), padding=k // 2)
+        if demodulate:  # sum over i, k of (w[o, i, k] s[n, i])^2 = (s^2) @ (sum over k of w^2)^T
+            coef = torch.rsqrt(styles.square() @ weight.square().sum(dim=(2, 3)).T + 1e-8)  # (N, O)
+            y = y * coef.view(n, out_c, 1, 1).to(y.dtype)
+        return y
     w = weight[None] * styles[:, None, :, None, None]  # (N, O, I, k, k)
     if demodulate:
         w = w * torch.rsqrt(w.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
