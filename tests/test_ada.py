@@ -136,6 +136,8 @@ def test_remedies_ada_trains_dcgan_logs_p_and_checkpoints_it(tmp_path):
     tensors, _ = load_checkpoint(run.last_checkpoint)
     records = [json.loads(l) for l in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
     assert all("rt" in r and "ada_p" in r for r in records)
+    from gankit.report.html import metric_keys
+    assert not {"rt", "ada_p"} & set(metric_keys(records))  # plotted with training, not as evaluation metrics
     # 8 D updates = 2 intervals of 4, each moving p by 4 x 16 / 200 up or down
     assert tensors["recipe.ada.p"].item() in [pytest.approx(v) for v in (0.0, 0.32, 0.64)]
     assert tensors["recipe.ada.updates"].item() == 8

@@ -180,3 +180,89 @@ def test_a_resumed_run_equals_an_uninterrupted_one_ada_p_included(tmp_path):
     assert strip(ra[-1]) == strip(rb[-1])
     assert "rt" in json.loads(ra[-1]) and "pl" in json.loads(ra[0])
     assert ta["recipe.ada.updates"].item() == 6  # the controller's count went on from 3, not from 0
+
+
+@pytest.fixture(scope="module")
+def style_run(tmp_path_factory):
+    cfg = load_config("stylegan2-mnist", TINY + ["train.steps=2", "train.sample_every=100", "train.checkpoint_every=100",
+                                                 "train.grid_size=4"])
+    return gankit.train(cfg, tmp_path_factory.mktemp("sg") / "run", progress=False).dir
+
+
+def test_truncation_pulls_samples_towards_the_mean_image(style_run):
+    model = gankit.load(style_run)
+    x1, _ = model.generate(16, seed=3)
+    x0, _ = model.generate(16, seed=3, truncation=1e-6)  # every w at w_avg: one image
+    assert (x0 - x0[:1]).abs().max() < 1e-3 and (x1 - x1[:1]).abs().max() > 1e-2
+    xh, _ = model.generate(16, seed=3, truncation=0.5)
+    assert (xh - x0).abs().mean() < (x1 - x0).abs().mean()
+
+
+def test_mix_grid_takes_each_group_s_layers_from_the_columns(style_run):
+    from gankit.styles import mixing_grid, seed_ws, style_layers
+    model = gankit.load(style_run)
+    n = model.recipe.sampler.num_ws
+    assert [list(style_layers(n, g)) for g in ("coarse", "middle", "fine")] == [[0, 1, 2], [3, 4], [5, 6, 7]]
+    grid = mixing_grid(model, [1, 2], [5, 6, 7], ("fine",))
+    assert grid.shape == (3 * 4, 1, 32, 32)  # (1 group x 2 rows + header) x (3 columns + 1)
+    ws = seed_ws(model, [1, 5])
+    mixed = ws[:1].clone()
+    mixed[:, 5:] = ws[1:, 5:]
+    assert torch.allclose(grid[4 + 1], model.synthesize(mixed)[0], atol=1e-5)  # row seed 1, column seed 5
+    assert torch.allclose(grid[1], model.synthesize(ws[1:])[0], atol=1e-5)  # the header: column seed 5
+    assert torch.allclose(grid[4], model.synthesize(ws[:1])[0], atol=1e-5)  # the row's own image
+
+
+def test_project_finds_the_w_of_a_generated_image_and_sample_w_draws_it(style_run, tmp_path, capsys):
+    from gankit.cli import main
+    from PIL import Image
+    import numpy as np
+    model = gankit.load(style_run)
+    target = model.synthesize(model.recipe.sampler.mapping(torch.randn(1, 8)))  # an image G can make
+    img = ((target[0, 0].clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
+    Image.fromarray(img).resize((48, 48)).convert("RGB").save(tmp_path / "t.png")  # other size and channels: converted
+    assert main(["project", str(style_run), str(tmp_path / "t.png"), "--out", str(tmp_path / "p"), "--steps", "60"]) == 0
+    assert {p.name for p in (tmp_path / "p").iterdir()} == {"projected_w.npz", "proj.png", "proj.gif"}
+    psnr = float(capsys.readouterr().out.split("PSNR ")[1].split(" dB")[0])
+    from gankit.styles import project
+    from gankit.data.transform import array_to_tensor
+    start = project(model, array_to_tensor(img[None, :, :, None], "t", 32, 1), steps=1)
+    assert psnr > start.psnr  # the optimisation reproduced the target better than its start at w_avg
+    assert main(["sample", str(style_run), "--w", str(tmp_path / "p" / "projected_w.npz"), "--out", str(tmp_path / "w.npz")]) == 0
+    with np.load(tmp_path / "w.npz") as f:
+        assert f["images"].shape == (1, 32, 32, 1)
+
+
+def test_bad_input_to_the_style_commands(style_run, tmp_path, capsys):
+    from gankit.cli import main
+    import numpy as np
+    for argv, message in [
+        (["sample", str(style_run), "--truncation", "0", "--out", str(tmp_path / "a.png")], "must lie in (0, 2]"),
+        (["sample", str(style_run), "--truncation", "2.5", "--out", str(tmp_path / "a.png")], "must lie in (0, 2]"),
+        (["interpolate", str(style_run), "--truncation", "-1", "--out", str(tmp_path / "a.png")], "must lie in (0, 2]"),
+        (["mix", str(style_run), "--styles", "hair", "--out", str(tmp_path / "m.png")], "choose from coarse, middle, fine"),
+        (["mix", str(style_run), "--rows", "a,b", "--out", str(tmp_path / "m.png")], "--rows 'a,b'"),
+        (["sample", str(style_run), "--w", str(tmp_path / "none.npz"), "--out", str(tmp_path / "a.png")], "does not exist"),
+        (["project", str(style_run), str(tmp_path / "none.png"), "--out", str(tmp_path / "p")], "does not exist"),
+    ]:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (argv, err)
+    np.savez(tmp_path / "bad.npz", w=np.zeros((2, 3, 5), np.float32))
+    assert main(["sample", str(style_run), "--w", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "a.png")]) == 2
+    assert "this model takes (N, 8, 8)" in capsys.readouterr().err
+    assert not (tmp_path / "a.png").exists() and not (tmp_path / "m.png").exists() and not (tmp_path / "p").exists()
+
+
+def test_mix_and_project_refuse_a_run_that_is_not_stylegan2(tmp_path, capsys):
+    from gankit.cli import main
+    small = ["train.device=cpu", "train.steps=1", "model.g_width=8", "model.d_width=8", "optim.batch_size=16",
+             "data.limit=32", "train.sample_every=100", "train.checkpoint_every=100", "train.grid_size=4"]
+    run = gankit.train(load_config("dcgan-mnist", small), tmp_path / "dc", progress=False).dir
+    from PIL import Image
+    Image.new("L", (28, 28)).save(tmp_path / "t.png")
+    for argv in (["mix", str(run), "--out", str(tmp_path / "m.png")],
+                 ["project", str(run), str(tmp_path / "t.png"), "--out", str(tmp_path / "p")],
+                 ["sample", str(run), "--truncation", "0.7", "--out", str(tmp_path / "s.png")]):
+        assert main(argv) == 2
+        assert "needs a StyleGAN2 run (recipe stylegan2" in capsys.readouterr().err

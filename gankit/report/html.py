@@ -18,7 +18,7 @@ from ..io import atomic_write_bytes
 from .plots import read_metrics
 
 # Keys of a training record that are not evaluation metrics (losses and D outputs are found by prefix).
-TRAINING_KEYS = {"step", "time", "images_seen", "images_per_s", "d_real", "d_fake"}
+TRAINING_KEYS = {"step", "time", "images_seen", "images_per_s", "d_real", "d_fake", "rt", "ada_p", "pl"}
 
 
 def is_training_key(key: str) -> bool:
@@ -163,6 +163,7 @@ def build_report(run_dir: Path) -> str:
     loss_keys = sorted({k for r in train_recs for k in r if k.startswith("loss")})
     training = _figure([("losses", loss_keys, train_recs),
                         ("mean D(x) and D(G(z))", ["d_real", "d_fake"], train_recs),
+                        ("ADA: p and r_t = E[sign D(x)]", ["ada_p", "rt"], train_recs),  # runs with remedies.ada
                         ("images/s", ["images_per_s"], train_recs)])
     parts.append("<h2>Training curves</h2>")
     parts.append(f'<img alt="training curves" src="{training}">' if training else '<p class="muted">nothing logged yet</p>')
