@@ -80,12 +80,17 @@ def mixing_grid(model: Model, row_seeds: list[int], col_seeds: list[int], groups
 
 @dataclass
 class Projection:
-    w: Tensor  # (1, num_ws, w_dim), the projected latent
+    w: Tensor  # (N, num_ws, w_dim), the projected latents
     noise: dict[str, Tensor]  # the noise maps (optimised, or the model's fixed ones)
-    frames: list[Tensor]  # the synthesis at evenly spaced steps, (C, H, W) in [-1, 1]
-    result: Tensor  # (1, C, H, W) the final synthesis
-    psnr: float  # of the result against the target, in dB over [-1, 1] images (peak-to-peak 2)
+    frames: list[Tensor]  # the synthesis of the first target at evenly spaced steps, (C, H, W) in [-1, 1]
+    result: Tensor  # (N, C, H, W) the final synthesis
+    psnrs: list[float]  # of each result against its target, in dB over [-1, 1] images (peak-to-peak 2)
     losses: list[float]
+
+    @property
+    def psnr(self) -> float:
+        """The mean PSNR over the targets."""
+        return sum(self.psnrs) / len(self.psnrs)
 
 
 def d_features(D) -> Callable[[Tensor], list[Tensor]]:
@@ -137,7 +142,10 @@ def noise_regularisation(maps: list[Tensor]) -> Tensor:
 def project(model: Model, target: Tensor, steps: int = 300, features: str = "d", noise: bool = False,
             seed: int = 0, lr: float = 0.1, feature_weight: float = 1.0, frames: int = 30,
             noise_weight: float = 1e5) -> Projection:
-    """Project `target` (1, C, H, W) in [-1, 1] at the model's size into W."""
+    """Project targets (N, C, H, W) in [-1, 1] at the model's size into W. Several targets are
+    optimised together, each with its own w; their losses are independent, and Adam's steps do not
+    depend on the loss's scale, so this is N projections at once. Optimised noise maps (--noise) are
+    shared, so a batch should leave them off."""
     model.require_styles("gankit project")
     if steps < 1:
         raise UserError(f"--steps must be at least 1, got {steps}")
@@ -165,7 +173,7 @@ def project(model: Model, target: Tensor, steps: int = 300, features: str = "d",
         for m in layers:
             m.noise_const.normal_()
             m.noise_const.requires_grad_(True)
-    w_opt = w_avg.clone().requires_grad_(True)
+    w_opt = w_avg.repeat(len(target), 1).requires_grad_(True)
     opt = torch.optim.Adam([w_opt] + ([m.noise_const for m in layers] if noise else []), lr=lr, betas=(0.9, 0.999))
     shots, losses = [], []
     every = max(1, steps // frames)
@@ -204,6 +212,6 @@ def project(model: Model, target: Tensor, steps: int = 300, features: str = "d",
             for m, original in zip(layers, originals):
                 m.noise_const.requires_grad_(False)
                 m.noise_const.copy_(original)  # the model's own noise maps back
-    mse = F.mse_loss(result.clamp(-1, 1), target).item()
-    psnr = 10 * math.log10(4.0 / max(mse, 1e-12))
-    return Projection(w_final.cpu(), noise_maps, shots, result.cpu(), psnr, losses)
+    mse = (result.clamp(-1, 1) - target).square().flatten(1).mean(1)
+    psnrs = [10 * math.log10(4.0 / max(m, 1e-12)) for m in mse.tolist()]
+    return Projection(w_final.cpu(), noise_maps, shots, result.cpu(), psnrs, losses)
