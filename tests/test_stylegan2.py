@@ -12,7 +12,7 @@ import gankit
 from gankit.configure import load_config
 from gankit.data import Dataset
 from gankit.nets.stylegan2 import (EqualConv2d, EqualLinear, MappingNetwork, StyleGAN2Discriminator,
-                                   StyleGAN2Generator, modulated_conv2d, upsample2d, lowpass_filter)
+                                   StyleGAN2Generator, blur, downsample2d, modulated_conv2d, upsample2d)
 from gankit.recipes import build_recipe
 from gankit.train.checkpoint import load_checkpoint
 
@@ -59,10 +59,16 @@ def test_equalised_lr_scales_by_hes_constant_and_the_lr_multiplier():
     assert (conv.weight * conv.scale).var().item() == pytest.approx(1 / 54, rel=0.5)
 
 
-def test_lowpass_upsampling_keeps_a_constant_image_constant():
-    y = upsample2d(torch.full((1, 2, 4, 4), 3.0), lowpass_filter())
+def test_lowpass_resampling_equals_depthwise_convolutions_with_the_binomial_filter():
+    f = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    f = (torch.outer(f, f) / 64).expand(5, 1, 4, 4)  # the 4x4 [1, 3, 3, 1] filter, summing to 1
+    x = torch.randn(3, 5, 8, 8)
+    assert torch.allclose(upsample2d(x), F.conv_transpose2d(x, f * 4, stride=2, padding=1, groups=5), atol=1e-6)
+    assert torch.allclose(downsample2d(x), F.conv2d(x, f, stride=2, padding=1, groups=5), atol=1e-6)
+    assert torch.allclose(blur(x, 2), F.conv2d(F.pad(x, (2, 2, 2, 2)), f, groups=5), atol=1e-6)
+    y = upsample2d(torch.full((1, 2, 4, 4), 3.0))
     assert y.shape == (1, 2, 8, 8)
-    assert torch.allclose(y[..., 1:-1, 1:-1], torch.full_like(y[..., 1:-1, 1:-1], 3.0))
+    assert torch.allclose(y[..., 1:-1, 1:-1], torch.full_like(y[..., 1:-1, 1:-1], 3.0))  # a constant stays constant
 
 
 @pytest.mark.parametrize("res,channels,num_ws", [(28, 1, 8), (32, 3, 8), (64, 1, 10), (256, 3, 14)])

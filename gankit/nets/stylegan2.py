@@ -26,30 +26,46 @@ def lrelu(x: Tensor) -> Tensor:
     return F.leaky_relu(x, 0.2) * SQRT2
 
 
-def lowpass_filter(device=None) -> Tensor:
-    """The separable [1, 3, 3, 1] binomial filter, as a 4x4 kernel summing to 1."""
-    f = torch.tensor([1.0, 3.0, 3.0, 1.0], device=device)
-    f = torch.outer(f, f)
-    return f / f.sum()
+# Low-pass filtering with the separable [1, 3, 3, 1] / 8 binomial filter (StyleGAN2's). The filters are
+# written as sums of shifted slices along each axis in turn, not as depthwise
+# convolutions: on the CPU a depthwise convolution runs far below the speed of these few adds.
+
+def _pad_axis(x: Tensor, dim: int, before: int, after: int) -> Tensor:
+    pads = [0, 0] * (x.dim() - dim % x.dim() - 1) + [before, after]
+    return F.pad(x, pads)
 
 
-def upsample2d(x: Tensor, f: Tensor) -> Tensor:
-    """2x upsampling by zero insertion and the low-pass filter (gain 4, so a constant stays constant):
-    a depthwise transposed convolution of stride 2."""
-    c = x.shape[1]
-    k = (f * 4).to(x.dtype).expand(c, 1, 4, 4)
-    return F.conv_transpose2d(x, k, stride=2, padding=1, groups=c)
+def _fir_axis(x: Tensor, dim: int, pad: int) -> Tensor:
+    """[1, 3, 3, 1] / 8 along `dim` over x zero-padded by `pad` each side ('valid' correlation)."""
+    xp = _pad_axis(x, dim, pad, pad)
+    n = xp.shape[dim] - 3
+    return (xp.narrow(dim, 0, n) + 3 * xp.narrow(dim, 1, n) + 3 * xp.narrow(dim, 2, n) + xp.narrow(dim, 3, n)) / 8
 
 
-def downsample2d(x: Tensor, f: Tensor) -> Tensor:
-    """2x downsampling: the low-pass filter, then every second pixel (a depthwise conv of stride 2)."""
-    c = x.shape[1]
-    return F.conv2d(x, f.to(x.dtype).expand(c, 1, 4, 4), stride=2, padding=1, groups=c)
+def _up_axis(x: Tensor, dim: int) -> Tensor:
+    """2x along `dim`: zero insertion and the filter with gain 2, as polyphase sums: output 2m is
+    (x[m-1] + 3 x[m]) / 4, output 2m+1 is (3 x[m] + x[m+1]) / 4, zeros beyond the border."""
+    n = x.shape[dim]
+    xp = _pad_axis(x, dim, 1, 1)
+    even = (xp.narrow(dim, 0, n) + 3 * x) / 4
+    odd = (3 * x + xp.narrow(dim, 2, n)) / 4
+    return torch.stack([even, odd], dim + 1 if dim >= 0 else dim).flatten(dim - 1 if dim < 0 else dim,
+                                                                           dim if dim < 0 else dim + 1)
 
 
-def blur(x: Tensor, f: Tensor, pad: int) -> Tensor:
-    c = x.shape[1]
-    return F.conv2d(F.pad(x, (pad, pad, pad, pad)), f.to(x.dtype).expand(c, 1, 4, 4), groups=c)
+def upsample2d(x: Tensor) -> Tensor:
+    """2x upsampling by zero insertion and the low-pass filter (gain 4, so a constant stays constant)."""
+    return _up_axis(_up_axis(x, -1), -2)
+
+
+def downsample2d(x: Tensor) -> Tensor:
+    """2x downsampling: the low-pass filter (zero padding 1), then every second pixel."""
+    return _fir_axis(_fir_axis(x, -1, 1)[..., ::2], -2, 1)[..., ::2, :]
+
+
+def blur(x: Tensor, pad: int) -> Tensor:
+    """The low-pass filter over x zero-padded by `pad` each side."""
+    return _fir_axis(_fir_axis(x, -1, pad), -2, pad)
 
 
 class EqualLinear(nn.Module):
@@ -79,14 +95,13 @@ class EqualConv2d(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.scale = 1.0 / math.sqrt(in_channels * kernel * kernel)
         self.kernel, self.activation, self.down = kernel, activation, down
-        self.register_buffer("filter", lowpass_filter(), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         w = self.weight * self.scale
         if self.down and self.kernel == 1:
-            y = F.conv2d(downsample2d(x, self.filter), w, self.bias)
+            y = F.conv2d(downsample2d(x), w, self.bias)
         elif self.down:  # blur with the padding that leaves exactly h/2 after a 3x3 conv of stride 2
-            y = F.conv2d(blur(x, self.filter, (self.kernel + 1) // 2), w, self.bias, stride=2)
+            y = F.conv2d(blur(x, (self.kernel + 1) // 2), w, self.bias, stride=2)
         else:
             y = F.conv2d(x, w, self.bias, padding=self.kernel // 2)
         return lrelu(y) if self.activation else y
@@ -127,12 +142,11 @@ class SynthesisLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.noise_strength = nn.Parameter(torch.zeros(()))
         self.register_buffer("noise_const", torch.randn(resolution, resolution))  # the fixed noise of 'const'
-        self.register_buffer("filter", lowpass_filter(), persistent=False)
         self.up, self.resolution = up, resolution
 
     def forward(self, x: Tensor, w: Tensor, noise_mode: str = "random") -> Tensor:
         if self.up:
-            x = upsample2d(x, self.filter)
+            x = upsample2d(x)
         x = modulated_conv2d(x, self.weight, self.affine(w))
         if noise_mode == "random":
             x = x + torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device, dtype=x.dtype) * self.noise_strength
@@ -216,7 +230,6 @@ class SynthesisNetwork(nn.Module):
             self.convs.append(SynthesisLayer(ch[r], ch[r], w_dim, r))
             self.torgbs.append(ToRGB(ch[r], channels, w_dim))
         self.num_ws = len(self.convs) + 1  # toRGB of one block shares its w with the next block's first conv
-        self.register_buffer("filter", lowpass_filter(), persistent=False)
 
     def forward(self, ws: Tensor, noise_mode: str = "random") -> Tensor:
         x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
@@ -227,7 +240,7 @@ class SynthesisNetwork(nn.Module):
                 x = next(conv)(x, ws[:, i], noise_mode)
                 i += 1
             rgb = self.torgbs[block](x, ws[:, i])
-            img = rgb if img is None else upsample2d(img, self.filter) + rgb
+            img = rgb if img is None else upsample2d(img) + rgb
         if img.shape[-1] != self.resolution:  # e.g. 28x28 data: resized from the 32x32 synthesis
             img = F.interpolate(img, size=(self.resolution, self.resolution), mode="bilinear", antialias=True,
                                 align_corners=False)
