@@ -152,6 +152,27 @@ class RemediesConfig:
     unrolled_steps: int = 0  # k unrolled D steps in G's update (Metz et al. 2017); 0 = off
     ema: float = 0.0  # decay of an EMA of G's weights used for sampling; 0 = off
     augment: str = ""  # DiffAugment (Zhao et al. 2020) of every image D sees: translation, cutout, or both comma-separated
+    ada: bool = False  # adaptive augmentation (Karras et al. 2020) of every image D sees, its probability tuned by r_t
+    ada_target: float = 0.6  # ADA: the target of r_t = E[sign D(x_real)]
+    ada_kimg: float = 500.0  # ADA: thousands of real images over which p can move from 0 to 1
+
+
+@dataclass
+class StyleGAN2Config:
+    """StyleGAN2's own settings (recipe stylegan2); z_dim is model.z_dim, R1 is penalty.r1_*."""
+
+    w_dim: int = 128  # width of w and of the mapping network
+    mapping_layers: int = 8
+    channel_base: int = 4096  # channels at resolution r: min(channel_base / r, channel_max)
+    channel_max: int = 128
+    mbstd_group: int = 4  # D's minibatch-stddev group size
+    style_mixing: float = 0.9  # probability that a fake takes two latents, crossing over at a random layer
+    pl_weight: float = 2.0  # path-length regularisation weight (0 = off)
+    pl_every: int = 4  # lazy path-length regularisation: every N-th G update, weighted by N
+    pl_decay: float = 0.01  # decay of the path-length mean a
+    pl_batch_shrink: int = 2  # the path-length pass takes batch / this latents
+    ema_kimg: float = 10.0  # half-life of G's EMA in thousands of images (0 = no EMA)
+    ema_rampup: float = 0.05  # EMA half-life at most this share of the images seen so far (0 = no ramp-up)
 
 
 @dataclass
@@ -187,6 +208,7 @@ class Config:
     vaegan: VAEGANConfig = field(default_factory=VAEGANConfig)
     text: TextConfig = field(default_factory=TextConfig)
     translation: TranslationConfig = field(default_factory=TranslationConfig)
+    stylegan2: StyleGAN2Config = field(default_factory=StyleGAN2Config)
     remedies: RemediesConfig = field(default_factory=RemediesConfig)
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
@@ -213,13 +235,16 @@ POSITIVE = (
     "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.grid_size", "srgan.blocks", "remedies.pack", "translation.d_layers", "translation.unet_depth", "evaluation.num_samples", "penalty.r1_every",
     "text.word_dim", "text.embed_dim", "text.compressed",
+    "stylegan2.w_dim", "stylegan2.mapping_layers", "stylegan2.channel_base", "stylegan2.channel_max",
+    "stylegan2.mbstd_group", "stylegan2.pl_every", "stylegan2.pl_batch_shrink", "remedies.ada_kimg",
 )
 NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
                 "vaegan.pixel_weight", "vaegan.adv_weight", "translation.adv_weight", "translation.l1_weight",
                 "translation.cycle_weight", "translation.identity", "translation.blocks", "translation.pool_size",
                 "data.limit", "data.held_out", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
                 "remedies.minibatch_disc", "remedies.unrolled_steps", "penalty.gp_weight", "penalty.r1_gamma",
-                "penalty.clip", "evaluation.every", "text.interp_weight")
+                "penalty.clip", "evaluation.every", "text.interp_weight",
+                "stylegan2.pl_weight", "stylegan2.ema_kimg", "stylegan2.ema_rampup")
 
 
 def _to_plain(value: Any) -> Any:
@@ -328,6 +353,9 @@ def validate(cfg: Config) -> Config:
                         "or A|B side-by-side files); source_b is for data.pairs=unpaired")
     if not 0.0 <= cfg.remedies.ema < 1.0:
         raise UserError(f"config key 'remedies.ema': must lie in [0, 1), got {cfg.remedies.ema!r}")
+    for key in ("remedies.ada_target", "stylegan2.style_mixing", "stylegan2.pl_decay"):
+        if not 0.0 <= get_key(cfg, key) <= 1.0:
+            raise UserError(f"config key '{key}': must lie in [0, 1], got {get_key(cfg, key)!r}")
     if cfg.optim.batch_size % cfg.remedies.pack:
         raise UserError(f"config key 'remedies.pack': {cfg.remedies.pack} must divide optim.batch_size {cfg.optim.batch_size}")
     if cfg.remedies.pack > 1 and cfg.model.conditional:

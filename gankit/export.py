@@ -45,6 +45,26 @@ class Sampler(nn.Module):
         return self.sample(z, labels)
 
 
+class StyleSampler(Sampler):
+    """StyleGAN2: z (N, z_dim), truncation (1,) -> images; psi = 1 is no truncation."""
+
+    def forward(self, z: torch.Tensor, truncation: torch.Tensor) -> torch.Tensor:
+        return self.sample(z, None, truncation=truncation)
+
+
+class ConditionalStyleSampler(Sampler):
+    """Conditional StyleGAN2: z (N, z_dim), labels (N,) int64, truncation (1,) -> images."""
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation: torch.Tensor) -> torch.Tensor:
+        return self.sample(z, labels, truncation=truncation)
+
+
+def sampler_of(model: Model) -> Sampler:
+    if model.has_styles:
+        return ConditionalStyleSampler(model) if model.conditional else StyleSampler(model)
+    return Sampler(model)
+
+
 def describe(model: Model, fmt: str, run: str) -> dict:
     """The JSON written beside the exported file."""
     z_dim = model.recipe.z_dim
@@ -53,6 +73,9 @@ def describe(model: Model, fmt: str, run: str) -> dict:
     if model.conditional:
         inputs.append({"name": "labels", "dtype": "int64", "shape": ["batch"],
                        "values": f"class indices 0..{model.num_classes - 1}"})
+    if model.has_styles:
+        inputs.append({"name": "truncation", "dtype": "float32", "shape": [1],
+                       "values": "psi in (0, 2]: w = w_avg + psi (w - w_avg); 1 = no truncation, 0.7 a common choice"})
     if model.is_images:
         c, h, w = model.sample_shape
         output = {"name": "images", "dtype": "float32", "shape": ["batch", c, h, w], "layout": "NCHW",
@@ -73,7 +96,8 @@ def _example(model: Model, n: int = 2) -> tuple[torch.Tensor, ...]:
     gen = torch.Generator(model.device).manual_seed(0)
     z = model.recipe.sample_z(n, gen)
     labels = model.recipe.sample_labels(n, gen)
-    return (z,) if labels is None else (z, labels)
+    inputs = (z,) if labels is None else (z, labels)
+    return inputs + (torch.full((1,), 0.7, device=model.device),) if model.has_styles else inputs
 
 
 def check_format(fmt: str) -> None:
@@ -115,12 +139,12 @@ def export(model: Model, fmt: str, out: Path, run: str = "") -> dict:
         raise UserError(f"export: '{run or model.config.name}' is a text-to-image model, whose input is a caption's "
                         f"word indices through its vocabulary; export takes noise-to-sample models only")
     out = Path(out)
-    sampler = Sampler(model).eval()
+    sampler = sampler_of(model).eval()
     use_cpu_kernels([sampler], linear=False, thin_conv=False)
     example = _example(model)
-    names = ["z", "labels"][:len(example)]
+    names = ["z", "labels"][:1 + model.conditional] + (["truncation"] if model.has_styles else [])
     batch = torch.export.Dim("batch", min=1)
-    dynamic = {name: {0: batch} for name in names}
+    dynamic = {name: ({0: batch} if name != "truncation" else None) for name in names}
     with torch.no_grad():
         if fmt == "pt2":
             program = torch.export.export(sampler, example, dynamic_shapes=dynamic)

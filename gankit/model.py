@@ -65,12 +65,45 @@ class Model:
                             f"(a text-to-image model is trained with the text-mnist preset or recipe=text2img)")
         return self.recipe.encode_text(texts, flag).to(self.device)
 
+    @property
+    def has_styles(self) -> bool:
+        """A StyleGAN2 run: a mapping network to w, and a synthesis network from w."""
+        return bool(getattr(self.recipe, "has_styles", False))
+
+    def require_styles(self, what: str) -> None:
+        """A UserError for a model without a mapping network: `what` needs StyleGAN2's w."""
+        if not self.has_styles:
+            raise UserError(f"{what} needs a StyleGAN2 run (recipe stylegan2, e.g. preset stylegan2-mnist); "
+                            f"this is a '{self.config.recipe}' run")
+
+    def check_truncation(self, truncation: float) -> None:
+        """--truncation psi: w = w_avg + psi (w - w_avg); psi in (0, 2], and only with a mapping network."""
+        if not 0.0 < truncation <= 2.0:
+            raise UserError(f"--truncation {truncation}: must lie in (0, 2] (1 = none, 0.7 a common choice)")
+        if truncation != 1.0:
+            self.require_styles(f"--truncation {truncation}")
+
+    @torch.no_grad()
+    def synthesize(self, ws: torch.Tensor, batch: int = 500) -> torch.Tensor:
+        """Images (CPU) from w (N, num_ws, w_dim) or (N, w_dim), through the sampler's synthesis network
+        with its fixed noise maps."""
+        self.require_styles("drawing from stored latents w")
+        G = self.recipe.sampler
+        if ws.dim() == 2:
+            ws = ws.unsqueeze(1).expand(-1, G.num_ws, -1)
+        if ws.dim() != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
+            raise UserError(f"w of shape {tuple(ws.shape)}: this model takes (N, {G.num_ws}, {G.w_dim}) or (N, {G.w_dim})")
+        ws = ws.to(self.device, torch.float32)
+        return torch.cat([G.synthesis(ws[i:i + batch], noise_mode="const").float().cpu() for i in range(0, len(ws), batch)])
+
     @torch.no_grad()
     def generate(self, n: int, seed: int = 0, label: int | None = None, batch: int = 500,
-                 text: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                 text: str | None = None, truncation: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
         """n raw samples (tensor on the CPU) and what they were drawn for: class labels (None when
-        unconditional), or for a text model the captions' word indices (`text`, or training captions)."""
+        unconditional), or for a text model the captions' word indices (`text`, or training captions).
+        `truncation` psi < 1 pulls StyleGAN2's w towards its mean (fidelity for variety)."""
         self.require_latents()
+        self.check_truncation(truncation)
         if n < 1:
             raise UserError(f"-n must be at least 1, got {n}")
         tokens = None if text is None else self.text_tokens([text])  # before any work
@@ -89,7 +122,8 @@ class Model:
                 y = torch.full_like(y, label)
             if tokens is not None:
                 y = tokens.expand(m, -1)
-            out.append(self.recipe.sample(z, y).float().cpu())  # G_ema when trained with one
+            styles = {"truncation": truncation} if truncation != 1.0 else {}
+            out.append(self.recipe.sample(z, y, **styles).float().cpu())  # G_ema when trained with one
             if y is not None:
                 labels.append(y.cpu())
         if self.is_text:  # captions differ in length: pad each batch's word indices to the longest
@@ -152,10 +186,11 @@ class Model:
             raise UserError(f"this is a '{self.config.recipe}' run with no encoder: train a vaegan preset to reconstruct")
         return torch.cat([self.recipe.reconstruct(c.to(self.device)).float().cpu() for c in x.split(batch)])
 
-    def sample(self, n: int, seed: int = 0, label: int | None = None, text: str | None = None) -> dict[str, np.ndarray]:
+    def sample(self, n: int, seed: int = 0, label: int | None = None, text: str | None = None,
+               truncation: float = 1.0) -> dict[str, np.ndarray]:
         """{'images': uint8 (N, H, W, C)} or {'points': float32 (N, D)}, plus 'labels' if conditional,
         or 'captions' (strings, (N,)) for a text model: `text`, or the training captions drawn."""
-        x, y = self.generate(n, seed, label, text=text)
+        x, y = self.generate(n, seed, label, text=text, truncation=truncation)
         out = {"images": to_uint8(x)} if self.is_images else {"points": x.numpy().astype(np.float32)}
         if self.is_text:
             out["captions"] = np.array([text] * n if text is not None else self.recipe.decode_text(y))

@@ -16,13 +16,13 @@ from gankit.recipes import ARCHITECTURES, RECIPES
 # unit (a first-level module or package of gankit) -> tier, lowest first
 TIERS = {
     "errors": 0, "io": 0, "version": 0,
-    "config": 1, "objectives": 1, "augment": 1, "accel": 1, "memory": 1, "tiles": 1,
+    "config": 1, "objectives": 1, "augment": 1, "ada": 1, "accel": 1, "memory": 1, "tiles": 1,
     "data": 2, "nets": 2, "health": 2,
     "recipes": 3, "metrics": 3, "report": 3,
     "configure": 4,
     "train": 5,
     "model": 6,
-    "sr": 7, "bench": 7, "export": 7, "doctor": 7, "translate": 7,
+    "sr": 7, "bench": 7, "export": 7, "doctor": 7, "translate": 7, "styles": 7,
     "serve": 8,
     "commands": 9,
     "cli": 10,

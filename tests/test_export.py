@@ -18,21 +18,29 @@ SMALL = ["train.device=cpu", "train.steps=3", "model.g_width=8", "model.d_width=
          "data.limit=64", "train.log_every=1", "train.sample_every=100", "train.checkpoint_every=100"]
 
 
-@pytest.fixture(scope="module", params=["dcgan-mnist", "cgan-mnist"])
+STYLEGAN2 = [o for o in SMALL if not o.startswith("model.")] + [
+    "model.z_dim=8", "stylegan2.w_dim=8", "stylegan2.mapping_layers=2", "stylegan2.channel_base=64", "stylegan2.channel_max=8"]
+
+
+@pytest.fixture(scope="module", params=["dcgan-mnist", "cgan-mnist", "stylegan2-mnist"])
 def run(request, tmp_path_factory):
     extra = ["remedies.ema=0.5"] if request.param == "dcgan-mnist" else []  # an EMA that differs from G
-    return gankit.train(load_config(request.param, SMALL + extra), tmp_path_factory.mktemp("exp") / "run", progress=False).dir
+    small = STYLEGAN2 if request.param.startswith("stylegan2") else SMALL
+    return gankit.train(load_config(request.param, small + extra), tmp_path_factory.mktemp("exp") / "run", progress=False).dir
 
 
 def _inputs(model, n):
     gen = torch.Generator().manual_seed(n)
     z = model.recipe.sample_z(n, gen)
     labels = model.recipe.sample_labels(n, gen)
-    return (z,) if labels is None else (z, labels)
+    inputs = (z,) if labels is None else (z, labels)
+    return inputs + (torch.tensor([0.6]),) if model.has_styles else inputs  # StyleGAN2: truncation as an input
 
 
 def _reference(model, inputs):
     with torch.no_grad():
+        if model.has_styles:  # what `gankit sample --truncation 0.6` draws from
+            return model.recipe.sample(*inputs[:-1], truncation=0.6).numpy()
         return model.recipe.sample(*inputs).numpy()  # what `gankit sample` draws from
 
 
@@ -44,12 +52,12 @@ def test_the_export_equals_pytorchs_sampler_at_batch_1_and_64(run, tmp_path, fmt
     assert json.loads((tmp_path / f"g.{fmt}.json").read_text()) == info
     if model.recipe.G_ema is not None:
         assert info["weights"] == "G_ema"
-        z = _inputs(model, 4)
+        z = _inputs(model, 4)[:1 + model.conditional]
         with torch.no_grad():
             assert not torch.allclose(model.recipe.G(*z), model.recipe.G_ema(*z))  # the test can tell them apart
     names = [i["name"] for i in info["inputs"]]
-    assert names == (["z", "labels"] if model.conditional else ["z"])
-    assert info["outputs"][0]["shape"] == ["batch", 1, 28, 28] and info["outputs"][0]["range"] == [-1.0, 1.0]
+    assert names == (["z", "labels"] if model.conditional else ["z"]) + (["truncation"] if model.has_styles else [])
+    assert info["outputs"][0]["shape"] == ["batch", *model.sample_shape] and info["outputs"][0]["range"] == [-1.0, 1.0]
     if fmt == "onnx":
         session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
         assert [i.name for i in session.get_inputs()] == names
@@ -62,7 +70,7 @@ def test_the_export_equals_pytorchs_sampler_at_batch_1_and_64(run, tmp_path, fmt
         else:
             with torch.no_grad():
                 got = program(*inputs).numpy()
-        assert got.shape == (n, 1, 28, 28)
+        assert got.shape == (n, *model.sample_shape)
         np.testing.assert_allclose(got, _reference(model, inputs), atol=1e-4, rtol=0)
 
 

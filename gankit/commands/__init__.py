@@ -1,7 +1,7 @@
 """CLI sub-commands, one small module each: `register(subparsers)` adds it, `run(args)` executes it."""
 
-from . import (bench, doctor, eval, export, interpolate, presets, reconstruct, report, sample, score, serve, train,
-               translate, upscale)
+from . import (bench, doctor, eval, export, interpolate, mix, presets, project, reconstruct, report, sample, score,
+               serve, train, translate, upscale)
 
 COMMANDS = [presets, train, sample, eval, bench, report, interpolate, upscale, reconstruct, score, translate, export,
-            serve, doctor]
+            mix, project, serve, doctor]

@@ -29,6 +29,7 @@ def register(sub):
     p.add_argument("--steps", type=int, default=8, help="points along each path (default 8)")
     p.add_argument("--rows", type=int, default=6, help="interpolation paths for unconditional models (default 6)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float, default=1.0, help="StyleGAN2: psi in (0, 2], w pulled towards w_avg (default 1: none)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.set_defaults(run=run)
 
@@ -70,7 +71,10 @@ def run(args) -> int:
         raise UserError(f"give two images A B to interpolate between, got {len(args.images)}")
     if args.text is not None and (len(args.text) != 2 or args.images):
         raise UserError(f"give --text twice (captions A and B) and no images, got {len(args.text)} --text and {len(args.images)} images")
+    if not 0.0 < args.truncation <= 2.0:
+        raise UserError(f"--truncation {args.truncation}: must lie in (0, 2] (1 = none, 0.7 a common choice)")
     model = load(args.path, device=args.device)
+    model.check_truncation(args.truncation)
     if not model.is_images:
         raise UserError(f"'{args.path}' is a model of points, not images: see toy.gif in its run directory instead")
     if args.text is None and model.is_text:
@@ -81,7 +85,7 @@ def run(args) -> int:
         a, b = (encode_input(p, model) for p in args.images)
         grid = encoded_interpolation(model, a, b, args.steps)
     else:
-        grid = interpolation_grid(model, args.rows, args.steps, args.seed)
+        grid = interpolation_grid(model, args.rows, args.steps, args.seed, truncation=args.truncation)
     try:
         write_frames(grid, out)
     except OSError as exc:

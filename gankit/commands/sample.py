@@ -4,11 +4,12 @@ import io
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..errors import UserError
 from ..io import atomic_write_bytes
 from ..model import load
-from ..report.grid import image_grid, save_points_plot
+from ..report.grid import image_grid, save_points_plot, to_uint8
 from .common import require_out_folder
 
 
@@ -19,6 +20,9 @@ def register(sub):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, help="class to draw (conditional models)")
     p.add_argument("--text", help='caption to draw images for (text-to-image models), e.g. "a thick seven leaning right"')
+    p.add_argument("--truncation", type=float, default=1.0, help="StyleGAN2: psi in (0, 2], w pulled towards w_avg (default 1: none)")
+    p.add_argument("--w", metavar="W.npz", help="StyleGAN2: draw the latents w stored in this .npz (its 'w' array, as "
+                                                 "'gankit project' writes) instead of random ones")
     p.add_argument("--out", default="samples.png", help="FILE.png (grid) or FILE.npz (arrays)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.set_defaults(run=run)
@@ -40,6 +44,23 @@ def write_samples(arrays: dict[str, np.ndarray], out: Path) -> None:
     atomic_write_bytes(out, buf.getvalue())
 
 
+def read_w(path: Path) -> torch.Tensor:
+    """The 'w' array of an .npz (N, num_ws, w_dim) or (N, w_dim); checked before the model loads."""
+    if not path.is_file():
+        raise UserError(f"--w '{path}' does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "w" not in f:
+                raise UserError(f"--w '{path}': no 'w' array in the npz (keys: {', '.join(f.files) or 'none'})")
+            w = f["w"]
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--w '{path}': not a readable .npz file ({exc})") from None
+    if w.ndim not in (2, 3) or not np.issubdtype(w.dtype, np.floating) or not np.isfinite(w).all():
+        raise UserError(f"--w '{path}': 'w' must be finite floats of shape (N, num_ws, w_dim) or (N, w_dim), "
+                        f"got {w.dtype} {w.shape}")
+    return torch.from_numpy(w.astype(np.float32))
+
+
 def run(args) -> int:
     out = Path(args.out)
     if out.suffix not in (".png", ".npz"):
@@ -47,8 +68,15 @@ def run(args) -> int:
     if args.n < 1:
         raise UserError(f"-n must be at least 1, got {args.n}")
     require_out_folder(out)
+    if not 0.0 < args.truncation <= 2.0:
+        raise UserError(f"--truncation {args.truncation}: must lie in (0, 2] (1 = none, 0.7 a common choice)")
+    ws = read_w(Path(args.w)) if args.w else None
     model = load(args.path, device=args.device)
-    arrays = model.sample(args.n, seed=args.seed, label=args.label, text=args.text)
+    if ws is not None:
+        arrays = {"images": to_uint8(model.synthesize(ws))}
+        args.n = len(ws)
+    else:
+        arrays = model.sample(args.n, seed=args.seed, label=args.label, text=args.text, truncation=args.truncation)
     try:
         write_samples(arrays, out)
     except OSError as exc:

@@ -6,6 +6,7 @@ from .encoder import Encoder
 from .init import dcgan_init
 from .mlp import MLPDiscriminator, MLPGenerator
 from .remedies import ConditionalGenerator, Critic, flatten_features
+from .stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from .srresnet import SRDiscriminator, SRResNet, downsample
 from .text import TextDiscriminator, TextEncoder, TextGenerator
 from .translation import PatchDiscriminator, ResnetGenerator, UNetGenerator, receptive_field
@@ -13,4 +14,5 @@ from .translation import PatchDiscriminator, ResnetGenerator, UNetGenerator, rec
 __all__ = ["DCGANDiscriminator", "DCGANGenerator", "Encoder", "dcgan_init", "MLPDiscriminator", "MLPGenerator",
            "ConditionalGenerator", "Critic", "flatten_features", "SRDiscriminator", "SRResNet", "downsample",
            "TextDiscriminator", "TextEncoder", "TextGenerator",
-           "PatchDiscriminator", "ResnetGenerator", "UNetGenerator", "receptive_field"]
+           "PatchDiscriminator", "ResnetGenerator", "UNetGenerator", "receptive_field",
+           "StyleGAN2Discriminator", "StyleGAN2Generator"]

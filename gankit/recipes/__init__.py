@@ -16,11 +16,12 @@ from .nets import ARCHITECTURES, build_nets
 from .cyclegan import CycleGANRecipe
 from .pix2pix import Pix2PixRecipe
 from .srgan import SRGANRecipe
+from .stylegan2 import StyleGAN2Recipe
 from .text2img import TextToImageRecipe
 from .vaegan import VAEGANRecipe
 
 RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe, "text2img": TextToImageRecipe,
-           "pix2pix": Pix2PixRecipe, "cyclegan": CycleGANRecipe}
+           "pix2pix": Pix2PixRecipe, "cyclegan": CycleGANRecipe, "stylegan2": StyleGAN2Recipe}
 
 
 def build_recipe(cfg: Config, data: Dataset,

@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 from torch.func import functional_call
 
+from ..ada import AdaptiveP, augment as ada_augment
 from ..augment import augment
 from ..config import Config
 from ..data import Dataset
@@ -76,6 +77,7 @@ class GANRecipe:
     # a whole section by its name, or single keys. A key set that the chosen recipe does not read is
     # refused when a run starts.
     config_keys: tuple[str, ...] = ("loss", "model", "remedies", "penalty")
+    ada: AdaptiveP | None = None  # adaptive augmentation's p (remedies.ada)
     d_updates = 0  # D updates so far, counted by after_d_step (lazy R1 needs it; the loop restores it on resume)
 
     def __init__(self, cfg: Config, data: Dataset, autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
@@ -90,9 +92,13 @@ class GANRecipe:
         self.num_classes = data.num_classes
         if self.conditional and self.num_classes < 2:
             raise UserError(f"config key 'model.conditional': data '{data.name}' has no class labels")
-        self.G, self.D = build_nets(cfg, tuple(data.x.shape[1:]), self.num_classes, self.opt)
+        self.G, self.D = self.build_nets(cfg, data)
         if self.opt.augment and not data.is_images:
             raise UserError(f"config key 'remedies.augment': DiffAugment needs image data, '{data.name}' holds points")
+        if self.opt.ada and not data.is_images:
+            raise UserError(f"config key 'remedies.ada': adaptive augmentation needs image data, '{data.name}' holds points")
+        # ADA's probability, tuned after every D update from D's signs on the reals
+        self.ada = AdaptiveP(self.opt.ada_target, self.opt.ada_kimg, device=data.x.device) if self.opt.ada else None
         # A D that scores each sample (or packed group) on its own can take real and fake in one
         # batch: one pass of twice the size instead of two (fewer, larger matrix products). Batch
         # norm, minibatch std and minibatch discrimination mix the batch, so they keep two passes.
@@ -101,6 +107,18 @@ class GANRecipe:
         self.G_ema = None
         if self.opt.ema > 0:
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
+
+    def build_nets(self, cfg: Config, data: Dataset) -> tuple[nn.Module, nn.Module]:
+        """G and D for the data (a family with nets of its own builds them here)."""
+        return build_nets(cfg, tuple(data.x.shape[1:]), self.num_classes, self.opt)
+
+    def extra_state(self) -> dict[str, Tensor]:
+        """The recipe's state beyond its nets that a checkpoint holds: ADA's p and its r_t sums."""
+        return {f"ada.{k}": v for k, v in self.ada.state().items()} if self.ada is not None else {}
+
+    def load_extra_state(self, state: dict[str, Tensor]) -> None:
+        if self.ada is not None:
+            self.ada.load_state({k[4:]: v for k, v in state.items() if k.startswith("ada.")})
 
     def modules(self) -> dict[str, nn.Module]:
         """Every network whose weights a checkpoint holds."""
@@ -139,6 +157,8 @@ class GANRecipe:
         return self._g(self.sampler, z, labels)
 
     def _d(self, x: Tensor, labels: Tensor | None, params: dict | None = None) -> Tensor:
+        if self.ada is not None:
+            x = ada_augment(x, self.ada.p)
         if self.opt.augment:
             x = augment(x, self.opt.augment)
         args = (x, labels) if self.conditional else (x,)
@@ -222,8 +242,12 @@ class GANRecipe:
     def _real_loss(self, logits: Tensor, real: Tensor, r1_w: float, stats: dict[str, Tensor]) -> Tensor:
         """D's loss on its logits for the real batch, plus R1 from the same pass when it is due."""
         loss = self.loss.d_real(logits)
-        # rt = E[sign(D's logit on a real)], the overfitting heuristic of ADA (Karras et al. 2020b), read by the doctor
-        merge_stats(stats, {"loss_d": loss.detach(), "d_real": self._squash(logits), "rt": logits.detach().float().sign().mean()})
+        # rt = E[sign(D's logit on a real)], the overfitting heuristic of ADA (Karras et al. 2020b):
+        # ADA tunes p on it, the training doctor reads it
+        rt = self.ada.observe(logits) if self.ada is not None else logits.detach().float().sign().mean()
+        merge_stats(stats, {"loss_d": loss.detach(), "d_real": self._squash(logits), "rt": rt})
+        if self.ada is not None:
+            stats["ada_p"] = self.ada.p.clone()
         if r1_w:
             r1 = r1_penalty_of(logits, real, self.opt.pack)
             loss = loss + r1_w * r1
@@ -283,6 +307,8 @@ class GANRecipe:
     def after_d_step(self) -> None:
         """Counts the D update; WGAN's weight clipping (Arjovsky et al. 2017) after each."""
         self.d_updates += 1
+        if self.ada is not None:
+            self.ada.step(self.cfg.optim.batch_size)
         c = self.opt.clip
         if c > 0:
             with torch.no_grad():

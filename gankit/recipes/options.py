@@ -14,6 +14,9 @@ from ..config import Config
 class GANOptions:
     conditional: bool = False  # class labels into G and D
     augment: tuple[str, ...] = ()  # DiffAugment kinds applied to every image D sees
+    ada: bool = False  # adaptive augmentation of every image D sees
+    ada_target: float = 0.6  # ADA's target of r_t
+    ada_kimg: float = 500.0  # ADA: thousands of real images for p to go from 0 to 1
     pack: int = 1  # PacGAN: D judges this many samples at once
     mbstd: bool = False  # minibatch standard-deviation feature in D
     minibatch_disc: int = 0  # minibatch-discrimination kernels in D
@@ -27,6 +30,7 @@ class GANOptions:
     @classmethod
     def from_config(cls, cfg: Config) -> "GANOptions":
         r, p = cfg.remedies, cfg.penalty
-        return cls(conditional=cfg.model.conditional, augment=parse_augment(r.augment), pack=r.pack, mbstd=r.mbstd,
+        return cls(conditional=cfg.model.conditional, augment=parse_augment(r.augment), ada=r.ada,
+                   ada_target=r.ada_target, ada_kimg=r.ada_kimg, pack=r.pack, mbstd=r.mbstd,
                    minibatch_disc=r.minibatch_disc, unrolled_steps=r.unrolled_steps, ema=r.ema,
                    gp_weight=p.gp_weight, r1_gamma=p.r1_gamma, r1_every=p.r1_every, clip=p.clip)

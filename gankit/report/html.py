@@ -23,7 +23,7 @@ from ..io import atomic_write_bytes
 from .plots import read_metrics
 
 # Keys of a training record that are not evaluation metrics (losses and D outputs are found by prefix).
-TRAINING_KEYS = {"step", "time", "images_seen", "images_per_s", "d_real", "d_fake", *HEALTH_KEYS}
+TRAINING_KEYS = {"step", "time", "images_seen", "images_per_s", "d_real", "d_fake", *HEALTH_KEYS, "pl"}
 
 
 # What the grids of the image-to-image recipes show (their rows are fixed training examples), by recipe.

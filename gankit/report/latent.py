@@ -25,12 +25,14 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _decode(model, z: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
-    return to_uint8(model.recipe.generate(z.to(model.device), None if labels is None else labels.to(model.device)))
+def _decode(model, z: torch.Tensor, labels: torch.Tensor | None, truncation: float = 1.0) -> np.ndarray:
+    styles = {"truncation": truncation} if truncation != 1.0 else {}  # StyleGAN2: w pulled towards w_avg
+    return to_uint8(model.recipe.generate(z.to(model.device), None if labels is None else labels.to(model.device), **styles))
 
 
 @torch.no_grad()
-def interpolation_grid(model, rows: int, steps: int, seed: int = 0, label: int | None = None) -> np.ndarray:
+def interpolation_grid(model, rows: int, steps: int, seed: int = 0, label: int | None = None,
+                       truncation: float = 1.0) -> np.ndarray:
     """uint8 (rows, steps, H, W, C). Unconditional: each row slerps between two random latents.
     Conditional: one row per class (only `label`'s row when given), every row the same latents, so
     a column holds z fixed."""
@@ -44,10 +46,10 @@ def interpolation_grid(model, rows: int, steps: int, seed: int = 0, label: int |
         classes = torch.arange(model.num_classes) if label is None else torch.tensor([label])
         z = path.repeat(len(classes), 1)
         labels = classes.repeat_interleave(steps)
-        return _decode(model, z, labels).reshape(len(classes), steps, *model_image_shape(model))
+        return _decode(model, z, labels, truncation).reshape(len(classes), steps, *model_image_shape(model))
     z0, z1 = model.recipe.sample_z(rows, gen), model.recipe.sample_z(rows, gen)
     z = slerp(z0, z1, t).reshape(rows * steps, -1)
-    return _decode(model, z, None).reshape(rows, steps, *model_image_shape(model))
+    return _decode(model, z, None, truncation).reshape(rows, steps, *model_image_shape(model))
 
 
 @torch.no_grad()
