@@ -29,6 +29,9 @@ class DataConfig:
     resolution: int = 28  # images are resized to resolution x resolution
     channels: int = 1  # 1 = grayscale, 3 = RGB
     limit: int = 0  # keep only the first N examples (0 = all)
+    held_out: int = 0  # examples kept out of training for testing, balanced over classes, a fixed draw (0 = none)
+    labelled: int = 0  # keep labels for N training examples, balanced over classes; the rest unlabelled (0 = all keep theirs)
+    label_seed: int = 0  # which examples keep their labels (data.labelled)
 
 
 @dataclass
@@ -110,6 +113,13 @@ class VAEGANConfig:
 
 
 @dataclass
+class SSGANConfig:
+    unlabelled_weight: float = 1.0  # weight of the unsupervised (real/fake) loss in D's; 0 = D on the labels alone (supervised baseline)
+    input_noise: float = 0.3  # std of the Gaussian noise on D's input pixels, in [0, 1] units (Salimans et al. 2016)
+    hidden_noise: float = 0.5  # std of the Gaussian noise after each of D's hidden layers
+
+
+@dataclass
 class RemediesConfig:
     """Remedies for mode collapse; each is off at its default."""
 
@@ -152,6 +162,7 @@ class Config:
     guard: GuardConfig = field(default_factory=GuardConfig)
     srgan: SRGANConfig = field(default_factory=SRGANConfig)
     vaegan: VAEGANConfig = field(default_factory=VAEGANConfig)
+    ssgan: SSGANConfig = field(default_factory=SSGANConfig)
     remedies: RemediesConfig = field(default_factory=RemediesConfig)
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
@@ -178,7 +189,8 @@ POSITIVE = (
 )
 NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
                 "vaegan.pixel_weight", "vaegan.adv_weight",
-                "data.limit", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
+                "ssgan.unlabelled_weight", "ssgan.input_noise", "ssgan.hidden_noise",
+                "data.limit", "data.held_out", "data.labelled", "data.label_seed", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
                 "remedies.minibatch_disc", "remedies.unrolled_steps", "penalty.gp_weight", "penalty.r1_gamma",
                 "penalty.clip", "evaluation.every")
 

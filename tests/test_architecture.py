@@ -22,7 +22,7 @@ TIERS = {
     "configure": 4,
     "train": 5,
     "model": 6,
-    "sr": 7, "bench": 7, "export": 7,
+    "sr": 7, "bench": 7, "export": 7, "classify": 7,
     "commands": 8,
     "cli": 9,
 }

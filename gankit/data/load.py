@@ -14,6 +14,7 @@ from ..errors import UserError
 from . import files
 from .dataset import Dataset
 from .photos import photo_patches
+from .split import drop_labels, held_out_indices
 from .toy import MIXTURES, toy_points
 from .transform import array_to_tensor
 
@@ -94,9 +95,14 @@ def _read_path(path: Path, cfg: DataConfig):
     raise UserError(f"data '{path}': unknown format (expected a folder of images, .npz, an IDX file or CIFAR batches)")
 
 
-def load_dataset(cfg: DataConfig) -> Dataset:
+def load_dataset(cfg: DataConfig, held_out: bool = False) -> Dataset:
+    """The training set of `cfg`; with `held_out`, the data.held_out examples kept out of it for testing
+    instead (with all their labels). data.labelled drops the labels of all but that many training examples."""
     source = cfg.source
     if source in BUNDLED_POINTS:
+        if cfg.held_out or cfg.labelled:
+            key = "data.held_out" if cfg.held_out else "data.labelled"
+            raise UserError(f"config key '{key}': data '{source}' holds points without class labels")
         x = torch.from_numpy(toy_points(source))
         x = x[: cfg.limit] if cfg.limit else x
         return Dataset(x=x, labels=None, num_classes=0, name=source)
@@ -108,6 +114,9 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         images, labels, _ = _read_path(Path(source).expanduser(), cfg)
     if len(images) == 0:
         raise UserError(f"data '{source}': contains no images")
+    if labels is None and (cfg.held_out or cfg.labelled):
+        key = "data.held_out" if cfg.held_out else "data.labelled"
+        raise UserError(f"config key '{key}': data '{source}' has no class labels to balance over")
     x = array_to_tensor(images, source, cfg.resolution, cfg.channels)
     y = None if labels is None else torch.tensor(labels, dtype=torch.int64)
     if cfg.limit and cfg.limit < len(x):
@@ -116,4 +125,15 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         x = x[keep]
         y = None if y is None else y[keep]
     num_classes = 0 if y is None else (1000 if source == "stacked-mnist" else int(y.max()) + 1)
+    if cfg.held_out:
+        test = torch.from_numpy(held_out_indices(y.numpy(), cfg.held_out))
+        if held_out:
+            return Dataset(x=x[test], labels=y[test], num_classes=num_classes, name=f"{source} (held out)")
+        train = torch.ones(len(x), dtype=torch.bool)
+        train[test] = False
+        x, y = x[train], y[train]
+    elif held_out:
+        raise UserError(f"config key 'data.held_out': data '{source}' holds no test examples (data.held_out=0)")
+    if cfg.labelled:
+        y = torch.from_numpy(drop_labels(y.numpy(), cfg.labelled, cfg.label_seed))
     return Dataset(x=x, labels=y, num_classes=num_classes, name=source)

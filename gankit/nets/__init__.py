@@ -7,6 +7,8 @@ from .init import dcgan_init
 from .mlp import MLPDiscriminator, MLPGenerator
 from .remedies import ConditionalGenerator, Critic, flatten_features
 from .srresnet import SRDiscriminator, SRResNet, downsample
+from .ssgan import SSGANDiscriminator, SSGANGenerator
 
 __all__ = ["DCGANDiscriminator", "DCGANGenerator", "Encoder", "dcgan_init", "MLPDiscriminator", "MLPGenerator",
-           "ConditionalGenerator", "Critic", "flatten_features", "SRDiscriminator", "SRResNet", "downsample"]
+           "ConditionalGenerator", "Critic", "flatten_features", "SRDiscriminator", "SRResNet", "downsample",
+           "SSGANDiscriminator", "SSGANGenerator"]

@@ -14,9 +14,10 @@ from ..errors import UserError
 from .gan import Batch, GANRecipe, merge_stats
 from .nets import ARCHITECTURES, build_nets
 from .srgan import SRGANRecipe
+from .ssgan import SSGANRecipe
 from .vaegan import VAEGANRecipe
 
-RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe}
+RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe, "ssgan": SSGANRecipe}
 
 
 def build_recipe(cfg: Config, data: Dataset,
@@ -25,6 +26,9 @@ def build_recipe(cfg: Config, data: Dataset,
     recipe = RECIPES[cfg.recipe]
     if recipe.needs_images and not data.is_images:
         raise UserError(f"config key 'recipe': {cfg.recipe} needs image data, and data '{data.name}' holds points")
+    if data.labels is not None and bool((data.labels < 0).any()) and not getattr(recipe, "learns_from_unlabelled", False):
+        raise UserError(f"config key 'data.labelled': recipe {cfg.recipe} cannot learn from unlabelled examples "
+                        f"(recipe ssgan does); leave data.labelled at 0")
     return recipe(cfg, data, autocast)
 
 
