@@ -147,6 +147,9 @@ def test_what_each_recipe_leaves_unread():
     assert srgan["remedies.ema"] == "recipe 'srgan'" and "srgan.scale" not in srgan and "model.g_width" not in srgan
     vaegan = unread("vaegan")
     assert {"remedies.pack", "model.conditional", "penalty.gp_weight"} <= set(vaegan) and "remedies.ema" not in vaegan
+    ssgan = unread("ssgan")
+    assert {"loss", "model.arch", "remedies.ema", "vaegan.kl_weight"} <= set(ssgan)
+    assert not {"model.d_width", "ssgan.unlabelled_weight"} & set(ssgan) and "ssgan.input_noise" in unread("gan")
 
 
 class _Recorder:
@@ -172,6 +175,7 @@ class _Recorder:
     ("ring", ["remedies.minibatch_disc=2", "remedies.pack=2", "penalty.clip=0.1"]),
     ("dcgan-mnist", ["remedies.augment=translation,cutout", "penalty.r1_every=1"]),
     ("srgan", ["srgan.blocks=1", "srgan.warmup_steps=0"]), ("vaegan-mnist", []),
+    ("ssgan-mnist", ["data.held_out=0", "data.labelled=10"]),
 ])
 def test_a_recipe_reads_only_the_options_it_declares(preset, overrides):
     """Every key of the recipe-owned sections that a recipe reads while it is built and runs a D and
