@@ -117,6 +117,7 @@ class SSGANConfig:
     unlabelled_weight: float = 1.0  # weight of the unsupervised (real/fake) loss in D's; 0 = D on the labels alone (supervised baseline)
     input_noise: float = 0.3  # std of the Gaussian noise on D's input pixels, in [0, 1] units (Salimans et al. 2016)
     hidden_noise: float = 0.5  # std of the Gaussian noise after each of D's hidden layers
+    d_ema: float = 0.0  # decay of an average of D's weights that classifies (gankit classify); 0 = D itself
 
 
 @dataclass
@@ -287,6 +288,8 @@ def validate(cfg: Config) -> Config:
         raise UserError("config: set train.steps or train.minutes, or training would never stop")
     if not 0.0 <= cfg.optim.lr_decay <= 1.0:
         raise UserError(f"config key 'optim.lr_decay': must lie in [0, 1], got {cfg.optim.lr_decay!r}")
+    if not 0.0 <= cfg.ssgan.d_ema < 1.0:
+        raise UserError(f"config key 'ssgan.d_ema': must lie in [0, 1), got {cfg.ssgan.d_ema!r}")
     if not 0.0 <= cfg.remedies.ema < 1.0:
         raise UserError(f"config key 'remedies.ema': must lie in [0, 1), got {cfg.remedies.ema!r}")
     if cfg.optim.batch_size % cfg.remedies.pack:

@@ -72,6 +72,9 @@ def test_data_init_gives_unit_pre_activations():
         torch.testing.assert_close(pre.mean(0), torch.zeros(pre.shape[1]), atol=1e-5, rtol=0)
         torch.testing.assert_close(pre.std(0, unbiased=False), torch.ones(pre.shape[1]), atol=1e-4, rtol=0)
         h = F.relu(pre)
+    # Hidden layers keep the scale the initialisation set (a buffer); the last layer trains its own.
+    assert "hidden.0.parametrizations.weight.0.scale" in dict(D.named_buffers())
+    assert "head.parametrizations.weight.0.scale" in dict(D.named_parameters())
     # Noise acts while training only.
     D2 = SSGANDiscriminator((1, 4, 4), (8,), 3, input_noise=0.3, hidden_noise=0.5)
     assert not torch.equal(D2(x), D2(x))
@@ -234,3 +237,20 @@ def test_classify_cli_errors(ssgan_run, tiny_cfg, tmp_path, capsys):
     assert main(["classify", str(ssgan_run.dir), str(tmp_path / "x.npz"), "--out", str(tmp_path / "l.txt")]) == 2
     assert "must end in .csv" in capsys.readouterr().err
     assert not (tmp_path / "l.txt").exists()
+
+
+def test_average_of_d_classifies_when_asked(tmp_path):
+    torch.manual_seed(0)
+    cfg = load_config("ssgan-mnist", [*TINY, "ssgan.d_ema=0.75"])
+    recipe = build_recipe(cfg, load_dataset(cfg.data))
+    assert recipe.classifier is recipe.D_ema and "D_ema" in recipe.modules()
+    before = [p.clone() for p in recipe.D_ema.parameters()]
+    with torch.no_grad():
+        for p in recipe.D.parameters():
+            p.add_(1.0)
+    recipe.after_d_step()  # ema <- 0.75 ema + 0.25 D
+    for old, new, d in zip(before, recipe.D_ema.parameters(), recipe.D.parameters()):
+        torch.testing.assert_close(new, 0.75 * old + 0.25 * d)
+    assert not any(p.requires_grad for p in recipe.D_ema.parameters())
+    with pytest.raises(UserError, match="ssgan.d_ema"):
+        load_config("ssgan-mnist", ["ssgan.d_ema=1"])

@@ -9,7 +9,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.utils.parametrizations import weight_norm
+from torch.nn.utils import parametrize
 
 from ..accel import Linear
 
@@ -27,12 +27,30 @@ class GaussianNoise(nn.Module):
         return x + self.std * torch.randn_like(x) if self.training and self.std > 0 else x
 
 
-def _weight_normed(n_in: int, n_out: int) -> nn.Module:
-    """A linear layer w = g v / ||v|| (Salimans & Kingma 2016), v drawn N(0, 0.05^2) as in the authors' code."""
+class WeightNorm(nn.Module):
+    """The parametrisation w = g v / ||v|| of a linear layer's weight, row by row (Salimans & Kingma
+    2016). The authors' D trains g only in its last layer: in hidden layers g stays what
+    data-dependent initialisation set, so D cannot scale its activations up past its Gaussian noise."""
+
+    def __init__(self, n_out: int, train_scale: bool):
+        super().__init__()
+        scale = torch.ones(n_out, 1)
+        if train_scale:
+            self.scale = nn.Parameter(scale)
+        else:
+            self.register_buffer("scale", scale)
+
+    def forward(self, v: Tensor) -> Tensor:
+        return self.scale * v / v.norm(dim=1, keepdim=True)
+
+
+def _weight_normed(n_in: int, n_out: int, train_scale: bool) -> nn.Module:
+    """A weight-normalised linear layer, v drawn N(0, 0.05^2) as in the authors' code."""
     layer = Linear(n_in, n_out)
     nn.init.normal_(layer.weight, 0.0, 0.05)
     nn.init.zeros_(layer.bias)
-    return weight_norm(layer)
+    parametrize.register_parametrization(layer, "weight", WeightNorm(n_out, train_scale))
+    return layer
 
 
 @torch.no_grad()
@@ -41,7 +59,7 @@ def _data_init(layer: nn.Module, x: Tensor) -> Tensor:
     bias b so that the layer's outputs on `x` have zero mean and unit variance per unit; returns them."""
     out = F.linear(x, layer.weight)
     mean, std = out.mean(0), out.std(0, unbiased=False).clamp_min(1e-6)
-    layer.parametrizations.weight.original0.div_(std[:, None])  # g, shaped (out, 1)
+    layer.parametrizations.weight[0].scale.div_(std[:, None])
     layer.bias.copy_(-mean / std)
     return (out - mean) / std
 
@@ -51,7 +69,8 @@ class SSGANDiscriminator(nn.Module):
     P(real | x) = Z / (Z + 1) with Z = sum_k exp(logit_k).
 
     Layers: noise(input_noise) on pixels in [0, 1], then for each width a weight-normalised linear
-    layer, ReLU and noise(hidden_noise), then a weight-normalised linear layer to K logits. `features`
+    layer (its scale fixed by data-dependent initialisation), ReLU and noise(hidden_noise), then a
+    weight-normalised linear layer (scale trained) to K logits. `features`
     is the last hidden layer before its noise: what G matches (feature matching)."""
 
     def __init__(self, in_shape: tuple[int, ...], widths: tuple[int, ...], num_classes: int,
@@ -59,9 +78,9 @@ class SSGANDiscriminator(nn.Module):
         super().__init__()
         self.input_noise = GaussianNoise(input_noise)
         sizes = [math.prod(in_shape), *widths]
-        self.hidden = nn.ModuleList(_weight_normed(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.hidden = nn.ModuleList(_weight_normed(a, b, train_scale=False) for a, b in zip(sizes, sizes[1:]))
         self.noise = nn.ModuleList(GaussianNoise(hidden_noise) for _ in widths)
-        self.head = _weight_normed(sizes[-1], num_classes)
+        self.head = _weight_normed(sizes[-1], num_classes, train_scale=True)
 
     def _pixels(self, x: Tensor) -> Tensor:
         return self.input_noise((x.flatten(1) + 1.0) * 0.5)  # gankit's [-1, 1] to the paper's [0, 1]
@@ -104,7 +123,7 @@ class SSGANGenerator(nn.Module):
             blocks += [Linear(n_in, width, bias=False), nn.BatchNorm1d(width), nn.Softplus()]  # BN's shift is the bias
             n_in = width
         self.hidden = nn.Sequential(*blocks)
-        self.out = _weight_normed(n_in, math.prod(out_shape))
+        self.out = _weight_normed(n_in, math.prod(out_shape), train_scale=True)
 
     def forward(self, z: Tensor) -> Tensor:
         pixels = torch.sigmoid(self.out(self.hidden(z)))

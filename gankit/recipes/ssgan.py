@@ -12,12 +12,14 @@ real batch and latents of its own (train.reuse_fake does not apply). The trained
 `class_probabilities` classifies images (`gankit classify`).
 
 With unlabelled_weight = 0 D is trained on the labelled batch alone and G is left untrained: the
-supervised baseline, the same D architecture and loop without the GAN.
+supervised baseline, the same D architecture and loop without the GAN. With ssgan.d_ema > 0 an
+exponential moving average of D's weights classifies (the authors test with an average of D's weights).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 
 import torch
 import torch.nn as nn
@@ -56,6 +58,7 @@ class SSGANRecipe:
         self.D = SSGANDiscriminator(shape, (w, max(w // 2, 1), max(w // 4, 1), max(w // 4, 1), max(w // 4, 1)),
                                     self.num_classes, s.input_noise, s.hidden_noise)
         self.G = SSGANGenerator(self.z_dim, shape, (m.g_width, m.g_width))
+        self.d_ema = s.d_ema
         known = data.labels >= 0 if data.labels is not None else torch.zeros(len(data), dtype=torch.bool)
         self.labelled_x, self.labelled_y = data.x[known], data.labels[known] if data.labels is not None else None
         # Labelled batches walk through shuffled copies of the labelled set, end to end (the authors
@@ -67,9 +70,13 @@ class SSGANRecipe:
         if len(data) > 1:
             pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.train.seed))[:INIT_BATCH]
             self.D.data_init(data.x[pick])
+        self.D_ema = copy.deepcopy(self.D).requires_grad_(False) if self.d_ema > 0 else None  # after the init
 
     def modules(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D}
+        mods = {"G": self.G, "D": self.D}
+        if self.D_ema is not None:
+            mods["D_ema"] = self.D_ema
+        return mods
 
     def g_parameters(self):
         return self.G.parameters()
@@ -133,7 +140,11 @@ class SSGANRecipe:
         return {"loss_g": loss.detach()}
 
     def after_d_step(self) -> None:
+        """Counts the update and moves the average of D's weights (ssgan.d_ema) towards them."""
         self.d_updates += 1
+        if self.D_ema is not None:
+            with torch.no_grad():
+                torch._foreach_lerp_(list(self.D_ema.parameters()), list(self.D.parameters()), 1.0 - self.d_ema)
 
     def after_g_step(self) -> None:
         pass
@@ -149,12 +160,18 @@ class SSGANRecipe:
         self.label_gen.set_state(state["label_gen"])
         self.label_queue = state["label_queue"]
 
+    @property
+    def classifier(self) -> nn.Module:
+        """The D that classifies: the average of D's weights when ssgan.d_ema > 0."""
+        return self.D_ema if self.D_ema is not None else self.D
+
     @torch.no_grad()
     def class_probabilities(self, x: Tensor) -> Tensor:
-        """p(y = k | x, real) for images x (N, C, H, W) in [-1, 1]: the softmax of D's K logits (D in eval mode: no noise)."""
-        was_training = self.D.training
-        self.D.eval()
+        """p(y = k | x, real) for images x (N, C, H, W) in [-1, 1]: the softmax of D's K logits (in eval mode: no noise)."""
+        D = self.classifier
+        was_training = D.training
+        D.eval()
         try:
-            return torch.softmax(self.D(x).float(), 1)
+            return torch.softmax(D(x).float(), 1)
         finally:
-            self.D.train(was_training)
+            D.train(was_training)
