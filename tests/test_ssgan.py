@@ -229,6 +229,8 @@ def test_classify_cli_errors(ssgan_run, tiny_cfg, tmp_path, capsys):
     np.savez(tmp_path / "x.npz", images=np.zeros((2, 28, 28), np.uint8))
     assert main(["classify", str(gan.dir), str(tmp_path / "x.npz")]) == 2
     assert f"'{gan.dir}' is a 'gan' run, not a classifier" in capsys.readouterr().err
+    assert main(["score", str(ssgan_run.dir), str(tmp_path / "x.npz")]) == 2
+    assert "whose D classifies: use 'gankit classify'" in capsys.readouterr().err
     assert main(["classify", str(ssgan_run.dir), str(tmp_path / "missing.png")]) == 2
     assert "missing.png' does not exist" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()

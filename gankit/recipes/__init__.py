@@ -10,6 +10,7 @@ from typing import Callable
 
 from ..config import Config
 from ..data import Dataset
+from ..data.split import UNLABELLED
 from ..errors import UserError
 from .gan import Batch, GANRecipe, merge_stats
 from .nets import ARCHITECTURES, build_nets
@@ -26,7 +27,7 @@ def build_recipe(cfg: Config, data: Dataset,
     recipe = RECIPES[cfg.recipe]
     if recipe.needs_images and not data.is_images:
         raise UserError(f"config key 'recipe': {cfg.recipe} needs image data, and data '{data.name}' holds points")
-    if data.labels is not None and bool((data.labels < 0).any()) and not getattr(recipe, "learns_from_unlabelled", False):
+    if data.labels is not None and bool((data.labels == UNLABELLED).any()) and not getattr(recipe, "learns_from_unlabelled", False):
         raise UserError(f"config key 'data.labelled': recipe {cfg.recipe} cannot learn from unlabelled examples "
                         f"(recipe ssgan does); leave data.labelled at 0")
     return recipe(cfg, data, autocast)

@@ -26,6 +26,7 @@ import torch.nn as nn
 
 from ..config import Config
 from ..data import Dataset
+from ..data.split import UNLABELLED
 from ..errors import UserError
 from ..nets import SSGANDiscriminator, SSGANGenerator
 from ..objectives import feature_matching_loss, real_probability, supervised_loss, unsupervised_loss
@@ -59,8 +60,9 @@ class SSGANRecipe:
                                     self.num_classes, s.input_noise, s.hidden_noise)
         self.G = SSGANGenerator(self.z_dim, shape, (m.g_width, m.g_width))
         self.d_ema = s.d_ema
-        known = data.labels >= 0 if data.labels is not None else torch.zeros(len(data), dtype=torch.bool)
-        self.labelled_x, self.labelled_y = data.x[known], data.labels[known] if data.labels is not None else None
+        labels = data.labels if data.labels is not None else torch.full((len(data),), UNLABELLED)
+        known = labels != UNLABELLED
+        self.labelled_x, self.labelled_y = data.x[known], labels[known]
         # Labelled batches walk through shuffled copies of the labelled set, end to end (the authors
         # tile it to the unlabelled set's length): every example is seen equally often.
         self.label_gen = torch.Generator().manual_seed(cfg.train.seed + 3)
