@@ -107,15 +107,16 @@ def draw(groups, label_counts, png: Path) -> None:
     pub = sorted(PUBLISHED)
     left.errorbar(pub, [PUBLISHED[n][0] / 100 for n in pub], [PUBLISHED[n][1] / 100 for n in pub], fmt="k^:",
                   label="published (60,000 unlabelled)")
-    left.axhline(2.0, color="grey", lw=0.8, ls=":")
+    left.axhline(2.0, color="grey", lw=0.8, ls=":", label="target 2%")
     left.set(xscale="log", yscale="log", xlabel="labelled examples", ylabel="test error %", title="held-out error")
     left.legend()
     for (mode, n), rs in sorted(groups.items()):
         if rs[0]["curve"] and (n == 100 or mode == "ssgan"):
             steps = [s for s, _ in rs[0]["curve"]]
             errs = [statistics.mean(100 * r["curve"][i][1] for r in rs) for i in range(len(steps))]
-            right.plot(steps, errs, "-" if mode == "ssgan" else "--", label=f"{mode}, {n} labels")
-    right.set(yscale="log", xlabel="training step", ylabel="test error %", title="error during training")
+            name = "SSGAN" if mode == "ssgan" else "labels alone"
+            right.plot(steps, errs, "-" if mode == "ssgan" else "--", label=f"{name}, {n} labels")
+    right.set(xlabel="training step", ylabel="test error %", title="held-out error during training (mean over seeds)")
     right.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
