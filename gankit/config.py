@@ -29,7 +29,9 @@ class DataConfig:
     resolution: int = 28  # images are resized to resolution x resolution
     channels: int = 1  # 1 = grayscale, 3 = RGB
     limit: int = 0  # keep only the first N examples (0 = all)
-    held_out: int = 0  # examples never trained on, for D's real-vs-held-out gap (gankit doctor); from those data.limit leaves out, else taken out of training
+    held_out: int = 0  # examples never trained on: D's real-vs-held-out gap (gankit doctor), a test set (ssgan); from those data.limit leaves out, else taken out of training
+    labelled: int = 0  # keep labels for N training examples, balanced over classes; the rest unlabelled (0 = all keep theirs)
+    label_seed: int = 0  # which examples keep their labels (data.labelled)
     # Image-to-image data: "paired" (pix2pix: a folder of A|B side-by-side files, a folder with A/ and B/
     # of matching names, or a bundled task) or "unpaired" (CycleGAN: A/ and B/ of a folder, or source and
     # source_b); each example then holds A's channels and B's stacked along the channel axis.
@@ -143,6 +145,14 @@ class TranslationConfig:
 
 
 @dataclass
+class SSGANConfig:
+    unlabelled_weight: float = 1.0  # weight of the unsupervised (real/fake) loss in D's; 0 = D on the labels alone (supervised baseline)
+    input_noise: float = 0.3  # std of the Gaussian noise on D's input pixels, in [0, 1] units (Salimans et al. 2016)
+    hidden_noise: float = 0.5  # std of the Gaussian noise after each of D's hidden layers
+    d_ema: float = 0.0  # decay of an average of D's weights that classifies (gankit classify); 0 = D itself
+
+
+@dataclass
 class RemediesConfig:
     """Remedies for mode collapse; each is off at its default."""
 
@@ -209,6 +219,7 @@ class Config:
     text: TextConfig = field(default_factory=TextConfig)
     translation: TranslationConfig = field(default_factory=TranslationConfig)
     stylegan2: StyleGAN2Config = field(default_factory=StyleGAN2Config)
+    ssgan: SSGANConfig = field(default_factory=SSGANConfig)
     remedies: RemediesConfig = field(default_factory=RemediesConfig)
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
@@ -239,9 +250,11 @@ POSITIVE = (
     "stylegan2.mbstd_group", "stylegan2.pl_every", "stylegan2.pl_batch_shrink", "remedies.ada_kimg",
 )
 NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
-                "vaegan.pixel_weight", "vaegan.adv_weight", "translation.adv_weight", "translation.l1_weight",
+                "vaegan.pixel_weight", "vaegan.adv_weight", "ssgan.unlabelled_weight", "ssgan.input_noise", "ssgan.hidden_noise",
+                "translation.adv_weight", "translation.l1_weight",
                 "translation.cycle_weight", "translation.identity", "translation.blocks", "translation.pool_size",
-                "data.limit", "data.held_out", "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
+                "data.limit", "data.held_out", "data.labelled", "data.label_seed",
+                "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
                 "remedies.minibatch_disc", "remedies.unrolled_steps", "penalty.gp_weight", "penalty.r1_gamma",
                 "penalty.clip", "evaluation.every", "text.interp_weight",
                 "stylegan2.pl_weight", "stylegan2.ema_kimg", "stylegan2.ema_rampup")
@@ -351,6 +364,8 @@ def validate(cfg: Config) -> Config:
     if cfg.data.pairs == "paired" and cfg.data.source_b:
         raise UserError("config key 'data.source_b': paired data come from one source (a folder with A/ and B/, "
                         "or A|B side-by-side files); source_b is for data.pairs=unpaired")
+    if not 0.0 <= cfg.ssgan.d_ema < 1.0:
+        raise UserError(f"config key 'ssgan.d_ema': must lie in [0, 1), got {cfg.ssgan.d_ema!r}")
     if not 0.0 <= cfg.remedies.ema < 1.0:
         raise UserError(f"config key 'remedies.ema': must lie in [0, 1), got {cfg.remedies.ema!r}")
     for key in ("remedies.ada_target", "stylegan2.style_mixing", "stylegan2.pl_decay"):

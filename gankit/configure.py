@@ -21,7 +21,7 @@ from .recipes import ARCHITECTURES, RECIPES
 
 # The config sections (and top-level keys) that belong to a recipe and its nets: each recipe's
 # `config_keys` says which of their keys it reads; the rest (data, optim, train, ...) the loop reads for all.
-RECIPE_SECTIONS = ("loss", "model", "remedies", "penalty", "srgan", "vaegan", "text", "translation", "stylegan2")
+RECIPE_SECTIONS = ("loss", "model", "remedies", "penalty", "srgan", "vaegan", "text", "translation", "stylegan2", "ssgan")
 
 
 def _one_of(key: str, value: Any, registry: dict) -> None:

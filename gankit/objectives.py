@@ -132,3 +132,34 @@ def r1_weight(gamma: float, every: int, d_updates: int) -> float:
     if gamma <= 0 or d_updates % every:
         return 0.0
     return 0.5 * gamma * every
+
+
+# ---- the semi-supervised GAN (Salimans et al. 2016, section 5) ------------------------------------
+# D is a classifier over K real classes and a (K+1)-th "fake" class whose logit is fixed at 0. With
+# Z(x) = sum_k exp(l_k(x)), D's probability that x is real is Z / (Z + 1) = sigmoid(logsumexp(l)),
+# so log D(x) = -softplus(-lse) and log(1 - D(x)) = -softplus(lse), lse = logsumexp_k l_k(x).
+
+
+def supervised_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """-E[log p(y | x, y < K+1)]: cross-entropy over the K real classes on labelled examples (the
+    fake class drops out of the conditional)."""
+    return F.cross_entropy(logits, labels)
+
+
+def unsupervised_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """-1/2 E[log D(x)] - 1/2 E[log(1 - D(G(z)))] with D(x) = Z / (Z + 1): the GAN's value function on
+    an unlabelled real batch and a fake batch, halved as in the authors' code so that each half
+    weighs like the supervised term."""
+    real_lse, fake_lse = torch.logsumexp(real_logits, 1), torch.logsumexp(fake_logits, 1)
+    return 0.5 * F.softplus(-real_lse).mean() + 0.5 * F.softplus(fake_lse).mean()
+
+
+def real_probability(logits: Tensor) -> Tensor:
+    """D(x) = Z / (Z + 1), per sample."""
+    return torch.sigmoid(torch.logsumexp(logits, 1))
+
+
+def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    """|| E f(x) - E f(G(z)) ||^2 / d over D's intermediate features f of dimension d (Salimans et al.
+    2016, section 3.1; the mean over features, as in the authors' code)."""
+    return (real_features.mean(0) - fake_features.mean(0)).pow(2).mean()

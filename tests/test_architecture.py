@@ -22,7 +22,7 @@ TIERS = {
     "configure": 4,
     "train": 5,
     "model": 6,
-    "sr": 7, "bench": 7, "export": 7, "doctor": 7, "translate": 7, "styles": 7,
+    "sr": 7, "bench": 7, "export": 7, "doctor": 7, "translate": 7, "styles": 7, "classify": 7,
     "serve": 8,
     "commands": 9,
     "cli": 10,
@@ -148,6 +148,9 @@ def test_what_each_recipe_leaves_unread():
     assert srgan["remedies.ema"] == "recipe 'srgan'" and "srgan.scale" not in srgan and "model.g_width" not in srgan
     vaegan = unread("vaegan")
     assert {"remedies.pack", "model.conditional", "penalty.gp_weight"} <= set(vaegan) and "remedies.ema" not in vaegan
+    ssgan = unread("ssgan")
+    assert {"loss", "model.arch", "remedies.ema", "vaegan.kl_weight"} <= set(ssgan)
+    assert not {"model.d_width", "ssgan.unlabelled_weight"} & set(ssgan) and "ssgan.input_noise" in unread("gan")
 
 
 class _Recorder:
@@ -175,6 +178,7 @@ class _Recorder:
     ("srgan", ["srgan.blocks=1", "srgan.warmup_steps=0"]), ("vaegan-mnist", []),
     ("pix2pix-edges", ["translation.unet_depth=5", "data.resolution=32", "translation.d_layers=1"]),
     ("cyclegan-digits", ["translation.blocks=1"]),
+    ("ssgan-mnist", ["data.held_out=0", "data.labelled=10"]),
 ])
 def test_a_recipe_reads_only_the_options_it_declares(preset, overrides):
     """Every key of the recipe-owned sections that a recipe reads while it is built and runs a D and

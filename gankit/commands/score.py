@@ -51,6 +51,8 @@ def run(args) -> int:
     model = load(args.path, device=args.device)
     if not model.is_images:
         raise UserError(f"'{args.path}' was trained on points, not images: nothing to score")
+    if not hasattr(model.recipe, "loss"):  # ssgan: D's K logits are class scores
+        raise UserError(f"'{args.path}' is a '{model.config.recipe}' run, whose D classifies: use 'gankit classify'")
     channels, resolution = model.sample_shape[0], model.sample_shape[1]
     model.check_score_label(args.label)  # before reading the images
     names, x = read_inputs(args.images, resolution, channels)

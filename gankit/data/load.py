@@ -17,6 +17,7 @@ from .captions import has_captions, read_captioned_folder
 from .dataset import Dataset
 from .digit_captions import digit_captions
 from .photos import photo_patches
+from .split import drop_labels
 from .toy import MIXTURES, toy_points
 from .transform import array_to_tensor
 
@@ -160,7 +161,20 @@ def _image_pairs(cfg: DataConfig) -> torch.Tensor:
     return torch.cat([array_to_tensor(a, source, cfg.resolution, ca), array_to_tensor(b, source, cfg.resolution, cb)], 1)
 
 
-def load_dataset(cfg: DataConfig) -> Dataset:
+def load_dataset(cfg: DataConfig, held_out: bool = False) -> Dataset:
+    """The training set of `cfg` (its data.held_out examples, if any, in `held_out`); with `held_out`,
+    those examples instead, with all their labels. data.labelled drops the labels of all but that many
+    training examples."""
+    data = _load(cfg)
+    if not held_out:
+        return data
+    if data.held_out is None:
+        raise UserError(f"config key 'data.held_out': data '{cfg.source}' holds no test examples (data.held_out=0)")
+    return Dataset(x=data.held_out, labels=data.held_out_labels, num_classes=data.num_classes,
+                   name=f"{data.name} (held out)")
+
+
+def _load(cfg: DataConfig) -> Dataset:
     source = cfg.source
     if cfg.pairs != "none":
         x = _image_pairs(cfg)
@@ -172,6 +186,8 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         raise UserError(f"data '{source}': a paired image-to-image task; set data.pairs=paired (a pix2pix or "
                         f"cyclegan recipe)")
     if source in BUNDLED_POINTS:
+        if cfg.labelled:
+            raise UserError(f"config key 'data.labelled': data '{source}' holds points without class labels")
         x = torch.from_numpy(toy_points(source))  # already in random order: the first N are a random subset
         keep, held = _split(torch.arange(len(x)), cfg, sort=False)
         return Dataset(x=x[keep], labels=None, num_classes=0, name=source,
@@ -190,6 +206,9 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         images, labels, _ = _read_path(Path(source).expanduser(), cfg)
     if len(images) == 0:
         raise UserError(f"data '{source}': contains no images")
+    if labels is None and cfg.labelled:
+        key = "data.labelled"
+        raise UserError(f"config key '{key}': data '{source}' has no class labels to balance over")
     x = array_to_tensor(images, source, cfg.resolution, cfg.channels)
     y = None if labels is None else torch.tensor(labels, dtype=torch.int64)
     num_classes = 0 if y is None else (1000 if source == "stacked-mnist" else int(y.max()) + 1)
@@ -197,7 +216,10 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     keep, held = _split(torch.randperm(len(x), generator=torch.Generator().manual_seed(0)), cfg, sort=True)
     if captions is not None and not isinstance(keep, slice):
         captions = [captions[i] for i in keep.tolist()]
-    return Dataset(x=x[keep], labels=None if y is None else y[keep], num_classes=num_classes, name=source,
+    y_train = None if y is None else y[keep]
+    if cfg.labelled:
+        y_train = torch.from_numpy(drop_labels(y_train.numpy(), cfg.labelled, cfg.label_seed))
+    return Dataset(x=x[keep], labels=y_train, num_classes=num_classes, name=source,
                    captions=captions, held_out=None if held is None else x[held],
                    held_out_labels=None if held is None or y is None else y[held])
 

@@ -8,6 +8,7 @@ from .mlp import MLPDiscriminator, MLPGenerator
 from .remedies import ConditionalGenerator, Critic, flatten_features
 from .stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from .srresnet import SRDiscriminator, SRResNet, downsample
+from .ssgan import SSGANDiscriminator, SSGANGenerator
 from .text import TextDiscriminator, TextEncoder, TextGenerator
 from .translation import PatchDiscriminator, ResnetGenerator, UNetGenerator, receptive_field
 
@@ -15,4 +16,5 @@ __all__ = ["DCGANDiscriminator", "DCGANGenerator", "Encoder", "dcgan_init", "MLP
            "ConditionalGenerator", "Critic", "flatten_features", "SRDiscriminator", "SRResNet", "downsample",
            "TextDiscriminator", "TextEncoder", "TextGenerator",
            "PatchDiscriminator", "ResnetGenerator", "UNetGenerator", "receptive_field",
-           "StyleGAN2Discriminator", "StyleGAN2Generator"]
+           "StyleGAN2Discriminator", "StyleGAN2Generator",
+           "SSGANDiscriminator", "SSGANGenerator"]

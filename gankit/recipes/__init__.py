@@ -10,18 +10,21 @@ from typing import Callable
 
 from ..config import Config
 from ..data import Dataset
+from ..data.split import UNLABELLED
 from ..errors import UserError
 from .gan import Batch, GANRecipe, merge_stats
 from .nets import ARCHITECTURES, build_nets
 from .cyclegan import CycleGANRecipe
 from .pix2pix import Pix2PixRecipe
 from .srgan import SRGANRecipe
+from .ssgan import SSGANRecipe
 from .stylegan2 import StyleGAN2Recipe
 from .text2img import TextToImageRecipe
 from .vaegan import VAEGANRecipe
 
 RECIPES = {"gan": GANRecipe, "srgan": SRGANRecipe, "vaegan": VAEGANRecipe, "text2img": TextToImageRecipe,
-           "pix2pix": Pix2PixRecipe, "cyclegan": CycleGANRecipe, "stylegan2": StyleGAN2Recipe}
+           "pix2pix": Pix2PixRecipe, "cyclegan": CycleGANRecipe, "stylegan2": StyleGAN2Recipe,
+           "ssgan": SSGANRecipe}
 
 
 def build_recipe(cfg: Config, data: Dataset,
@@ -34,6 +37,9 @@ def build_recipe(cfg: Config, data: Dataset,
     if not translates and cfg.data.pairs != "none":
         raise UserError(f"config key 'data.pairs': recipe '{cfg.recipe}' learns from single images, not "
                         f"{cfg.data.pairs} image-to-image data (recipes pix2pix and cyclegan do)")
+    if data.labels is not None and bool((data.labels == UNLABELLED).any()) and not getattr(recipe, "learns_from_unlabelled", False):
+        raise UserError(f"config key 'data.labelled': recipe {cfg.recipe} cannot learn from unlabelled examples "
+                        f"(recipe ssgan does); leave data.labelled at 0")
     return recipe(cfg, data, autocast)
 
 

@@ -1,0 +1,130 @@
+"""The fully connected nets of Salimans et al. 2016 ("Improved techniques for training GANs") for
+semi-supervised MNIST: a softplus generator with batch norm, and a discriminator that is a K-class
+classifier with weight-normalised layers and Gaussian noise on its input and after every hidden layer."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils import parametrize
+
+from ..accel import Linear
+
+Tensor = torch.Tensor
+
+
+class GaussianNoise(nn.Module):
+    """x + N(0, std^2) while training; the identity in evaluation mode."""
+
+    def __init__(self, std: float):
+        super().__init__()
+        self.std = std
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.std * torch.randn_like(x) if self.training and self.std > 0 else x
+
+
+class WeightNorm(nn.Module):
+    """The parametrisation w = g v / ||v|| of a linear layer's weight, row by row (Salimans & Kingma
+    2016). The authors' D trains g only in its last layer: in hidden layers g stays what
+    data-dependent initialisation set, so D cannot scale its activations up past its Gaussian noise."""
+
+    def __init__(self, n_out: int, train_scale: bool):
+        super().__init__()
+        scale = torch.ones(n_out, 1)
+        if train_scale:
+            self.scale = nn.Parameter(scale)
+        else:
+            self.register_buffer("scale", scale)
+
+    def forward(self, v: Tensor) -> Tensor:
+        return self.scale * v / v.norm(dim=1, keepdim=True)
+
+
+def _weight_normed(n_in: int, n_out: int, train_scale: bool) -> nn.Module:
+    """A weight-normalised linear layer, v drawn N(0, 0.05^2) as in the authors' code."""
+    layer = Linear(n_in, n_out)
+    nn.init.normal_(layer.weight, 0.0, 0.05)
+    nn.init.zeros_(layer.bias)
+    parametrize.register_parametrization(layer, "weight", WeightNorm(n_out, train_scale))
+    return layer
+
+
+@torch.no_grad()
+def _data_init(layer: nn.Module, x: Tensor) -> Tensor:
+    """Data-dependent initialisation of a weight-normalised layer (Salimans & Kingma 2016): scale g and
+    bias b so that the layer's outputs on `x` have zero mean and unit variance per unit; returns them."""
+    out = F.linear(x, layer.weight)
+    mean, std = out.mean(0), out.std(0, unbiased=False).clamp_min(1e-6)
+    layer.parametrizations.weight[0].scale.div_(std[:, None])
+    layer.bias.copy_(-mean / std)
+    return (out - mean) / std
+
+
+class SSGANDiscriminator(nn.Module):
+    """x -> K class logits. The (K+1)-th, "fake" class has its logit fixed at 0, so it has no output:
+    P(real | x) = Z / (Z + 1) with Z = sum_k exp(logit_k).
+
+    Layers: noise(input_noise) on pixels in [0, 1], then for each width a weight-normalised linear
+    layer (its scale fixed by data-dependent initialisation), ReLU and noise(hidden_noise), then a
+    weight-normalised linear layer (scale trained) to K logits. `features`
+    is the last hidden layer before its noise: what G matches (feature matching)."""
+
+    def __init__(self, in_shape: tuple[int, ...], widths: tuple[int, ...], num_classes: int,
+                 input_noise: float = 0.3, hidden_noise: float = 0.5):
+        super().__init__()
+        self.input_noise = GaussianNoise(input_noise)
+        sizes = [math.prod(in_shape), *widths]
+        self.hidden = nn.ModuleList(_weight_normed(a, b, train_scale=False) for a, b in zip(sizes, sizes[1:]))
+        self.noise = nn.ModuleList(GaussianNoise(hidden_noise) for _ in widths)
+        self.head = _weight_normed(sizes[-1], num_classes, train_scale=True)
+
+    def _pixels(self, x: Tensor) -> Tensor:
+        return self.input_noise((x.flatten(1) + 1.0) * 0.5)  # gankit's [-1, 1] to the paper's [0, 1]
+
+    def features(self, x: Tensor) -> Tensor:
+        """The last hidden layer's activations (N, widths[-1]), before its noise."""
+        h = self._pixels(x)
+        for i, layer in enumerate(self.hidden):
+            if i:
+                h = self.noise[i - 1](h)
+            h = F.relu(layer(h))
+        return h
+
+    def logits(self, features: Tensor) -> Tensor:
+        return self.head(self.noise[-1](features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.logits(self.features(x))
+
+    @torch.no_grad()
+    def data_init(self, x: Tensor) -> None:
+        """Data-dependent initialisation, layer by layer, on a batch of real images (noise on, as in training)."""
+        h = self._pixels(x)
+        for i, layer in enumerate(self.hidden):
+            if i:
+                h = self.noise[i - 1](h)
+            h = F.relu(_data_init(layer, h))
+        _data_init(self.head, self.noise[-1](h))
+
+
+class SSGANGenerator(nn.Module):
+    """z -> image in [-1, 1]: hidden layers of softplus units after batch norm, then a weight-normalised
+    linear layer and a sigmoid (pixels in [0, 1], brought to gankit's [-1, 1])."""
+
+    def __init__(self, z_dim: int, out_shape: tuple[int, ...], widths: tuple[int, ...]):
+        super().__init__()
+        self.z_dim, self.out_shape = z_dim, tuple(out_shape)
+        blocks, n_in = [], z_dim
+        for width in widths:
+            blocks += [Linear(n_in, width, bias=False), nn.BatchNorm1d(width), nn.Softplus()]  # BN's shift is the bias
+            n_in = width
+        self.hidden = nn.Sequential(*blocks)
+        self.out = _weight_normed(n_in, math.prod(out_shape), train_scale=True)
+
+    def forward(self, z: Tensor) -> Tensor:
+        pixels = torch.sigmoid(self.out(self.hidden(z)))
+        return (pixels * 2.0 - 1.0).view(z.shape[0], *self.out_shape)
