@@ -29,6 +29,10 @@ class DataConfig:
     resolution: int = 28  # images are resized to resolution x resolution
     channels: int = 1  # 1 = grayscale, 3 = RGB
     limit: int = 0  # keep only the first N examples (0 = all)
+    xflip: bool = False  # also train on every image mirrored left to right (doubles the set, like stylegan2-ada's --mirror)
+    crop: str = "stretch"  # non-square images: stretch | center (crop the middle square) | pad (black borders)
+    skip_bad: bool = False  # an unreadable image file: stop with its name (false) or skip it, counted and listed in the cache's manifest (true)
+    on_gpu: str = "auto"  # CUDA: keep the uint8 set in GPU memory (always), stream batches from pinned host memory (never), or always when it takes under half the free GPU memory (auto)
 
 
 @dataclass
@@ -167,6 +171,8 @@ CHOICES = {
     "model.cond_mode": ("projection", "concat"),
     "optim.name": ("adam", "rmsprop"),
     "data.channels": (1, 3),
+    "data.crop": ("stretch", "center", "pad"),
+    "data.on_gpu": ("auto", "always", "never"),
     "train.device": ("auto", "cpu", "cuda"),
     "train.precision": ("auto", "fp32", "bf16"),
 }

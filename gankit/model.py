@@ -97,7 +97,8 @@ def load(path: str | Path, device: str = "cpu") -> Model:
     cfg = from_dict(meta["config"], source=str(ckpt))
     dev = resolve_device(device)
     shape = tuple(meta["sample_shape"])
-    placeholder = Dataset(x=torch.zeros(1, *shape), labels=None, num_classes=meta["num_classes"], name=cfg.data.source)
+    placeholder = Dataset(pixels=torch.zeros(1, *shape), labels=None, num_classes=meta["num_classes"], name=cfg.data.source,
+                          resolution=shape[-1] if len(shape) == 3 else 0, channels=shape[0] if len(shape) == 3 else 0)
     recipe = build_recipe(cfg, placeholder)
     for name, module in recipe.modules().items():
         module.load_state_dict(unpack_state(name, tensors))

@@ -199,7 +199,7 @@ def test_conditional_labels_and_projection_depend_on_label(tmp_path):
     gen = torch.Generator().manual_seed(0)
     y = r.sample_labels(500, gen)
     assert y.min() >= 0 and y.max() <= 9 and len(torch.unique(y)) == 10
-    x = trainer.x[:4]
+    x = trainer.data.take(torch.arange(4))
     assert not torch.allclose(r.D(x, torch.zeros(4, dtype=torch.long)), r.D(x, torch.ones(4, dtype=torch.long)))
 
 

@@ -193,7 +193,7 @@ def bench_preset(name: str, device: torch.device, iters: int, repeats: int, over
         trainer = Trainer(cfg, Path(tmp), progress=False)
         G, D = trainer.recipe.G, trainer.recipe.D
         reference = ReferenceLoop(cfg, _plain_copy(G), _plain_copy(D),
-                                  trainer.x.contiguous(), trainer.labels, trainer.recipe.num_classes if trainer.recipe.conditional else 0)
+                                  trainer.data.floats().to(trainer.device), trainer.feed.labels, trainer.recipe.num_classes if trainer.recipe.conditional else 0)
         # The work gankit's own step does (it skips D's weight gradients in G's step, so it does
         # less than the reference); a compiled step hides its ops, so then the reference is counted.
         cycle = schedule_cycle(cfg)
@@ -264,7 +264,7 @@ def quality_race(minutes: float, seed: int = 0, n_eval: int = 5000) -> list[tupl
     torch.manual_seed(seed)
     classic = classic_dcgan_config()
     m = classic.model
-    x = load_dataset(classic.data).x
+    x = load_dataset(classic.data).floats()
     channels, resolution = x.shape[1], x.shape[2]  # the nets fit the data, as build_nets sizes gankit's
     G, D = DCGANGenerator(m.z_dim, resolution, channels, m.g_width), DCGANDiscriminator(resolution, channels, m.d_width)
     G.apply(dcgan_init)

@@ -20,37 +20,78 @@ from ..errors import UserError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
-def read_image(path: Path, resolution: int, channels: int) -> np.ndarray:
-    """One image file -> uint8 (H, W, C) at the target size; PIL handles modes L, P, RGBA, I;16..."""
+RESIZE_FILTER = "PIL bicubic, reducing_gap=None"  # how read_image resizes; recorded in a prepared set's manifest
+
+
+def read_image(path: Path, resolution: int, channels: int, crop: str = "stretch") -> np.ndarray:
+    """One image file -> uint8 (H, W, C) at the target size."""
+    return decode_image(path, resolution, channels, crop)[0]
+
+
+def decode_image(path: Path, resolution: int, channels: int, crop: str = "stretch") -> tuple[np.ndarray, tuple[int, int]]:
+    """One image file -> (uint8 (H, W, C) at the target size, its own (width, height)). PIL handles
+    modes L, P, RGBA, I;16...; `crop` makes a non-square image square first (center | pad | stretch)."""
     try:
         with Image.open(path) as img:
             img.load()  # decode now, so a truncated file fails here and is named
+            size = img.size
             if img.mode == "P" and "transparency" in img.info:
                 img = img.convert("RGBA")
             if img.mode in ("RGBA", "LA"):  # composite transparency onto black
                 background = Image.new("RGBA", img.size, (0, 0, 0, 255))
                 img = Image.alpha_composite(background, img.convert("RGBA"))
             img = img.convert("L" if channels == 1 else "RGB")
+            img = _square(img, crop)
             if img.size != (resolution, resolution):
                 img = img.resize((resolution, resolution), Image.Resampling.BICUBIC, reducing_gap=None)
             array = np.asarray(img, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UserError(f"{path}: cannot read image ({exc})") from None
-    return array if array.ndim == 3 else array[:, :, None]
+    return (array if array.ndim == 3 else array[:, :, None]), size
 
 
-def read_folder(root: Path, resolution: int, channels: int):
+def _square(img: Image.Image, crop: str) -> Image.Image:
+    w, h = img.size
+    if w == h or crop == "stretch":
+        return img
+    if crop == "center":
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        return img.crop((left, top, left + side, top + side))
+    side = max(w, h)  # pad: black borders, the image in the middle
+    canvas = Image.new(img.mode, (side, side), 0)
+    canvas.paste(img, ((side - w) // 2, (side - h) // 2))
+    return canvas
+
+
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+
+
+def image_header(path: Path) -> tuple[str, tuple[int, int]] | None:
+    """(PIL mode, (width, height)) from the file's header alone, or None when it is not an image."""
+    try:
+        with Image.open(path) as img:
+            return img.mode, img.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+
+
+def list_images(root: Path) -> list[Path]:
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise UserError(f"{root}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))} in all sub-folders)")
-    images = np.stack([read_image(p, resolution, channels) for p in files])
-    # A first-level sub-folder is a class; images directly in the root carry no label.
+    return files
+
+
+def folder_classes(root: Path, files: list[Path]) -> tuple[list[str], np.ndarray | None]:
+    """A first-level sub-folder is a class when every image sits in one; images directly in the
+    root carry no label. -> (class names, int64 labels or None)."""
     parts = [p.relative_to(root).parts for p in files]
     if all(len(part) > 1 for part in parts):
         names = sorted({part[0] for part in parts})
         index = {n: i for i, n in enumerate(names)}
-        return images, np.array([index[part[0]] for part in parts], dtype=np.int64), names
-    return images, None, []
+        return names, np.array([index[part[0]] for part in parts], dtype=np.int64)
+    return [], None
 
 
 def read_npz(path: Path):

@@ -1,4 +1,4 @@
-"""`load_dataset`: a bundled set's name or a user's path -> an in-memory Dataset."""
+"""`load_dataset`: a bundled set's name or a user's path -> a Dataset; `describe`: the line a run prints about it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from . import files
 from .dataset import Dataset
 from .photos import photo_patches
 from .toy import MIXTURES, toy_points
-from .transform import array_to_tensor
+from .prepare import folder_channels, prepare_folder
+from .transform import array_to_pixels, to_nchw
 
 
 @functools.lru_cache(maxsize=1)  # read once per process; callers copy before changing it
@@ -78,42 +79,114 @@ BUNDLED_POINTS = {
 assert set(BUNDLED_POINTS) == set(MIXTURES)
 
 
-def _read_path(path: Path, cfg: DataConfig):
+def _read_path(path: Path, cfg: DataConfig, progress: bool):
+    """-> (images, labels or None, class names, what was read); images as stored, any layout to_nchw takes."""
     if not path.exists():
         raise UserError(f"data '{path}' does not exist (bundled sets: {', '.join(BUNDLED)})")
     if files.is_cifar(path):
-        return files.read_cifar(path)
+        return (*files.read_cifar(path), None)
     if path.is_dir():
-        return files.read_folder(path, cfg.resolution, cfg.channels)
+        prepared = prepare_folder(path, cfg.resolution, cfg.channels, cfg.crop, cfg.skip_bad, progress)
+        m = prepared.manifest
+        return prepared.images, prepared.labels, m["classes"], m
     if path.suffix == ".npz":
-        return files.read_npz(path)
+        return (*files.read_npz(path), None)
     if "idx" in path.name or path.suffix == ".gz":
-        return files.read_idx(path)
+        return (*files.read_idx(path), None)
     if path.suffix.lower() in files.IMAGE_SUFFIXES:
-        return files.read_image(path, cfg.resolution, cfg.channels)[None], None, []
+        array, (w, h) = files.decode_image(path, cfg.resolution, cfg.channels, cfg.crop)
+        return array[None], None, [], {"count": 1, "image_sizes": {f"{w}x{h}": 1}}
     raise UserError(f"data '{path}': unknown format (expected a folder of images, .npz, an IDX file or CIFAR batches)")
 
 
-def load_dataset(cfg: DataConfig) -> Dataset:
+def _colour(channels: int) -> str:
+    return "RGB" if channels == 3 else ("RGBA" if channels == 4 else "grey")
+
+
+def _read_as(pixels: torch.Tensor, decoded: dict | None) -> tuple[str, tuple[int, int]]:
+    """('5,000 images, 64x64 RGB', (64, 64)): what the source held (decoded files: their own most
+    common size, and how many other sizes there were)."""
+    n = len(pixels)
+    what = f"{n:,} image{'s' if n != 1 else ''}"
+    size = (pixels.shape[-1], pixels.shape[-2])
+    others = ""
+    if decoded is not None and decoded["image_sizes"]:
+        sizes = list(decoded["image_sizes"])
+        size = tuple(int(v) for v in sizes[0].split("x"))
+        if len(sizes) > 1:
+            others = f" and {len(sizes) - 1} other size{'s' if len(sizes) > 2 else ''}"
+    return f"{what}, {size[0]}x{size[1]}{others} {_colour(pixels.shape[1])}", size
+
+
+def data_channels(cfg: DataConfig) -> int:
+    """The channel count a source holds, from headers where they tell it (no decoding): what
+    `--data` trains with unless data.channels is set. Points: cfg.channels unchanged."""
     source = cfg.source
     if source in BUNDLED_POINTS:
+        return cfg.channels
+    if source in BUNDLED_PATCHES or source == "stacked-mnist":
+        return 3
+    if source in BUNDLED:
+        return 1
+    path = Path(source).expanduser()
+    if path.is_dir() and not files.is_cifar(path):
+        return folder_channels(files.list_images(path))
+    if path.is_file() and path.suffix.lower() in files.IMAGE_SUFFIXES:
+        header = files.image_header(path)
+        return cfg.channels if header is None else (1 if header[0] in files.GREY_MODES else 3)
+    if not path.exists():
+        raise UserError(f"data '{path}' does not exist (bundled sets: {', '.join(BUNDLED)})")
+    images = _read_path(path, cfg, progress=False)[0]  # arrays: read whole (they are read again to train)
+    c = to_nchw(np.asarray(images[:1]), source).shape[1]
+    return 1 if c == 1 else 3
+
+
+def load_dataset(cfg: DataConfig, progress: bool = False) -> Dataset:
+    """A bundled set's name or a user's path -> a Dataset (uint8 as stored where the values are bytes;
+    a folder is prepared once into gankit's cache and memory-mapped, `progress` shows its bar)."""
+    source = cfg.source
+    if source in BUNDLED_POINTS:
+        if cfg.xflip:
+            raise UserError(f"config key 'data.xflip': data '{source}' holds points, not images")
         x = torch.from_numpy(toy_points(source))
         x = x[: cfg.limit] if cfg.limit else x
-        return Dataset(x=x, labels=None, num_classes=0, name=source)
+        return Dataset(pixels=x, labels=None, num_classes=0, name=source, read_as=f"{len(x):,} points")
+    decoded = None
     if source in BUNDLED_PATCHES:
         images, labels = photo_patches(cfg.resolution), None
     elif source in BUNDLED:
         images, labels = BUNDLED[source][0]()
     else:
-        images, labels, _ = _read_path(Path(source).expanduser(), cfg)
+        images, labels, _, decoded = _read_path(Path(source).expanduser(), cfg, progress)
     if len(images) == 0:
         raise UserError(f"data '{source}': contains no images")
-    x = array_to_tensor(images, source, cfg.resolution, cfg.channels)
-    y = None if labels is None else torch.tensor(labels, dtype=torch.int64)
-    if cfg.limit and cfg.limit < len(x):
+    if isinstance(images, np.memmap) or (isinstance(images, np.ndarray) and isinstance(images.base, np.memmap)):
+        pixels = torch.from_numpy(images)  # prepared: already (N, C, R, R) uint8, stays on disk
+    else:
+        pixels = array_to_pixels(images, source, cfg.resolution, cfg.channels, cfg.crop)
+    read_as, read_size = _read_as(pixels, decoded)
+    y = None if labels is None else torch.as_tensor(labels, dtype=torch.int64)
+    if cfg.limit and cfg.limit < len(pixels):
         # A fixed random subset, the same every run: bundled MNIST is sorted by class.
-        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: cfg.limit].sort().values
-        x = x[keep]
+        keep = torch.randperm(len(pixels), generator=torch.Generator().manual_seed(0))[: cfg.limit].sort().values
+        pixels = pixels[keep]
         y = None if y is None else y[keep]
     num_classes = 0 if y is None else (1000 if source == "stacked-mnist" else int(y.max()) + 1)
-    return Dataset(x=x, labels=y, num_classes=num_classes, name=source)
+    return Dataset(pixels=pixels, labels=y, num_classes=num_classes, name=source, resolution=cfg.resolution,
+                   channels=cfg.channels, xflip=cfg.xflip, read_as=read_as, read_size=read_size)
+
+
+def describe(data: Dataset, cfg: DataConfig) -> str:
+    """The one line a run prints: what was read, what it is trained as, and what to know about it."""
+    if not data.is_images:
+        return f"data '{cfg.source}': {data.read_as}"
+    line = f"data '{cfg.source}': {data.read_as} -> trained as {cfg.resolution}x{cfg.resolution} {_colour(cfg.channels)}"
+    w, h = data.read_size
+    native = max(w, h) if cfg.crop == "pad" else min(w, h)
+    if native != cfg.resolution:
+        line += f" (data.resolution={cfg.resolution}; set data.resolution={native} to keep their size)"
+    if data.xflip:
+        line += f", {len(data):,} with their mirror images"
+    if len(data.pixels) == 1:
+        line += "; a single image: G can learn only to copy it"
+    return line

@@ -90,7 +90,7 @@ class GANRecipe:
         self.num_classes = data.num_classes
         if self.conditional and self.num_classes < 2:
             raise UserError(f"config key 'model.conditional': data '{data.name}' has no class labels")
-        self.G, self.D = build_nets(cfg, tuple(data.x.shape[1:]), self.num_classes, self.opt)
+        self.G, self.D = build_nets(cfg, data.sample_shape, self.num_classes, self.opt)
         if self.opt.augment and not data.is_images:
             raise UserError(f"config key 'remedies.augment': DiffAugment needs image data, '{data.name}' holds points")
         # A D that scores each sample (or packed group) on its own can take real and fake in one
