@@ -288,6 +288,8 @@ def register(parser) -> None:
     parser.add_argument("--iters", type=int, default=20, help="iterations per timed repeat")
     parser.add_argument("--repeats", type=int, default=9, help="timed repeats of each loop, interleaved")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                        help="gankit's step as train.precision (the reference loop stays fp32)")
     parser.add_argument("--quality", action="store_true",
                         help="also race dcgan-mnist against the classic DCGAN for --minutes each (domain Frechet distance)")
     parser.add_argument("--minutes", type=float, default=5.0)
@@ -313,7 +315,7 @@ def run(args) -> int:
     if args.write_docs:
         write_section(Path(args.write_docs), device, "(checking the file)", dry_run=True)  # before the long work
     peaks = measured_peak_gflops(device)
-    rows = [bench_preset(n, device, args.iters, args.repeats) for n in names]
+    rows = [bench_preset(n, device, args.iters, args.repeats, [f"train.precision={args.precision}"]) for n in names]
     tables = [format_table(rows, peaks, device)]
     print(tables[-1])
     if device.type == "cpu" and (args.kernels or args.write_docs):

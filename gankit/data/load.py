@@ -103,19 +103,18 @@ def _colour(channels: int) -> str:
     return "RGB" if channels == 3 else ("RGBA" if channels == 4 else "grey")
 
 
-def _read_as(pixels: torch.Tensor, decoded: dict | None) -> tuple[str, tuple[int, int]]:
-    """('5,000 images, 64x64 RGB', (64, 64)): what the source held (decoded files: their own most
-    common size, and how many other sizes there were)."""
-    n = len(pixels)
+def _read_as(stored: tuple[int, ...], decoded: dict | None) -> tuple[str, tuple[int, int]]:
+    """('5,000 images, 64x64 RGB', (64, 64)) from the source's (N, C, H, W) as read (decoded files:
+    their own most common size, and how many other sizes there were)."""
+    n, c, h, w = stored
     what = f"{n:,} image{'s' if n != 1 else ''}"
-    size = (pixels.shape[-1], pixels.shape[-2])
-    others = ""
+    size, others = (w, h), ""
     if decoded is not None and decoded["image_sizes"]:
         sizes = list(decoded["image_sizes"])
         size = tuple(int(v) for v in sizes[0].split("x"))
         if len(sizes) > 1:
             others = f" and {len(sizes) - 1} other size{'s' if len(sizes) > 2 else ''}"
-    return f"{what}, {size[0]}x{size[1]}{others} {_colour(pixels.shape[1])}", size
+    return f"{what}, {size[0]}x{size[1]}{others} {_colour(c)}", size
 
 
 def data_channels(cfg: DataConfig) -> int:
@@ -160,11 +159,12 @@ def load_dataset(cfg: DataConfig, progress: bool = False) -> Dataset:
         images, labels, _, decoded = _read_path(Path(source).expanduser(), cfg, progress)
     if len(images) == 0:
         raise UserError(f"data '{source}': contains no images")
-    if isinstance(images, np.memmap) or (isinstance(images, np.ndarray) and isinstance(images.base, np.memmap)):
+    stored = (len(images), *to_nchw(np.asarray(images[:1]), source).shape[1:])
+    read_as, read_size = _read_as(stored, decoded)
+    if isinstance(images, np.memmap):
         pixels = torch.from_numpy(images)  # prepared: already (N, C, R, R) uint8, stays on disk
     else:
         pixels = array_to_pixels(images, source, cfg.resolution, cfg.channels, cfg.crop)
-    read_as, read_size = _read_as(pixels, decoded)
     y = None if labels is None else torch.as_tensor(labels, dtype=torch.int64)
     if cfg.limit and cfg.limit < len(pixels):
         # A fixed random subset, the same every run: bundled MNIST is sorted by class.
