@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SETS = [("64px", 100_000, 64), ("128px", 20_000, 128)]
 
 # Runs gankit's CLI in this process and prints its peak RSS (ru_maxrss: KiB on Linux) as the last line.
-RSS_RUNNER = ("import resource, sys; from gankit.cli import main; code = main(sys.argv[1:]); "
+RSS_RUNNER = ("import resource, sys, gankit; from gankit.cli import main; code = main(sys.argv[1:]); "
+              "print('gankit_from', gankit.__file__); "
               "print('peak_rss_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)")
 
 
@@ -70,7 +71,7 @@ def _env(code_root: Path, cache: Path) -> dict:
 def prepare(folder: Path, cache: Path) -> tuple[float, str]:
     """Seconds `gankit prepare` took (as it reports them: listing, decoding, checksum; not Python's start-up)."""
     out = subprocess.run([sys.executable, "-m", "gankit", "prepare", str(folder), "--resolution", "28", "--channels", "3",
-                          "--quiet"], env=_env(ROOT, cache), capture_output=True, text=True, check=True)
+                          "--quiet"], env=_env(ROOT, cache), cwd=ROOT, capture_output=True, text=True, check=True)
     said = out.stdout.strip().splitlines()[0]
     return float(re.search(r" in ([\d.]+) s ", said).group(1)), said
 
@@ -79,7 +80,7 @@ def second_setup(folder: Path, cache: Path) -> float:
     """Seconds from asking for the prepared set to holding it memory-mapped (in a fresh process, after imports)."""
     code = ("import sys, time; from pathlib import Path; from gankit.data import prepare_folder; t = time.monotonic(); "
             "p = prepare_folder(Path(sys.argv[1]), 28, 3); assert p.reused; print(time.monotonic() - t)")
-    out = subprocess.run([sys.executable, "-c", code, str(folder)], env=_env(ROOT, cache), capture_output=True,
+    out = subprocess.run([sys.executable, "-c", code, str(folder)], env=_env(ROOT, cache), cwd=ROOT, capture_output=True,
                          text=True, check=True)
     return float(out.stdout.strip())
 
@@ -91,12 +92,16 @@ def train_run(code_root: Path, folder: Path, cache: Path, out: Path, steps: int)
     if code_root != ROOT:  # the old code trains grey unless told: give both the same RGB run
         args.append("data.channels=3")
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", RSS_RUNNER, *args], env=_env(code_root, cache), capture_output=True, text=True)
+    # cwd: `python -c` puts the working folder first on sys.path, before PYTHONPATH
+    proc = subprocess.run([sys.executable, "-c", RSS_RUNNER, *args], env=_env(code_root, cache), cwd=code_root,
+                          capture_output=True, text=True)
     wall = time.monotonic() - t0
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
         return {"error": f"exit {proc.returncode}: {tail[0][:200]}", "wall_s": wall}
-    rss_kib = int(proc.stdout.strip().splitlines()[-1].split()[1])
+    lines = proc.stdout.strip().splitlines()
+    assert Path(lines[-2].split(" ", 1)[1]).resolve().is_relative_to(code_root.resolve()), lines[-2]  # the code meant
+    rss_kib = int(lines[-1].split()[1])
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     speeds = [r["images_per_s"] for r in records if "images_per_s" in r][1:]
     return {"peak_rss_gb": rss_kib * 1024 / 1e9, "images_per_s": float(np.mean(speeds)) if speeds else float("nan"),
