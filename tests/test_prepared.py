@@ -59,8 +59,8 @@ def test_prepared_set_holds_the_pixels_and_the_subfolder_labels(tmp_path, cache)
     arrays = write_folder(tmp_path / "imgs")
     p = prep(tmp_path / "imgs")
     assert not p.reused and p.place.parent == cache
-    assert isinstance(p.images, np.memmap) and p.images.dtype == np.uint8 and p.images.shape == (6, 3, 8, 8)
-    assert np.array_equal(p.images, np.stack(arrays).transpose(0, 3, 1, 2))  # no resize at the native size: exact
+    assert isinstance(p.images, np.memmap) and p.images.dtype == np.uint8 and p.images.shape == (6, 8, 8, 3)
+    assert np.array_equal(p.images, np.stack(arrays))  # no resize at the native size: exact
     assert p.labels.tolist() == [0, 0, 0, 1, 1, 1] and p.manifest["classes"] == ["cats", "dogs"]
     m = json.loads((p.place / "manifest.json").read_text())
     assert m["count"] == 6 and m["resolution"] == 8 and m["channels"] == 3 and m["resize_filter"].startswith("PIL bicubic")
@@ -86,7 +86,7 @@ def test_cache_is_reused_and_invalidated_by_touch_add_remove(tmp_path):
     Image.new("RGB", (8, 8), (255, 0, 0)).save(root / "dogs" / "new.png")  # add
     added = prep(root)
     assert not added.reused and added.manifest["count"] == 7 and added.labels.tolist() == [0, 0, 0, 1, 1, 1, 1]
-    assert added.images[-1, 0].min() == 255 and added.images[-1, 1].max() == 0  # sorted order: dogs/new.png is last
+    assert added.images[-1, ..., 0].min() == 255 and added.images[-1, ..., 1].max() == 0  # sorted order: dogs/new.png is last
     victim.unlink()  # remove
     removed = prep(root)
     assert not removed.reused and removed.manifest["count"] == 6
@@ -116,7 +116,7 @@ def test_a_prepare_killed_midway_leaves_nothing_trusted_and_the_next_run_rebuild
     assert not rebuilt.reused and rebuilt.manifest["count"] == 1500
     assert [p.name for p in cache.iterdir()] == [rebuilt.place.name]  # the killed prepare's folder is gone
     one = np.asarray(Image.open(root / "0700.png").resize((16, 16), Image.Resampling.BICUBIC, reducing_gap=None))
-    assert np.array_equal(rebuilt.images[700], one.transpose(2, 0, 1))
+    assert np.array_equal(rebuilt.images[700], one)
 
 
 def test_parallel_workers_decode_the_same_bytes_as_one(tmp_path, cache):
@@ -147,9 +147,9 @@ def test_crop_center_and_pad_on_a_hand_made_image(tmp_path):
     wide = np.repeat(np.array([[10, 20, 30, 40]], np.uint8), 2, axis=0)
     (tmp_path / "f").mkdir()
     Image.fromarray(wide, mode="L").save(tmp_path / "f" / "wide.png")
-    center = prep(tmp_path / "f", resolution=2, channels=1, crop="center").images[0, 0]
+    center = prep(tmp_path / "f", resolution=2, channels=1, crop="center").images[0, :, :, 0]
     assert center.tolist() == [[20, 30], [20, 30]]  # the middle square
-    pad = prep(tmp_path / "f", resolution=4, channels=1, crop="pad").images[0, 0]
+    pad = prep(tmp_path / "f", resolution=4, channels=1, crop="pad").images[0, :, :, 0]
     assert pad.tolist() == [[0, 0, 0, 0], [10, 20, 30, 40], [10, 20, 30, 40], [0, 0, 0, 0]]  # black above and below
     # arrays (npz) take the same option
     np.savez(tmp_path / "w.npz", images=wide[None])

@@ -7,11 +7,27 @@ import torch
 
 from .transform import fit_images
 
+# x / 255 for every byte, as the CPU rounds it. CUDA divides by a scalar through its reciprocal
+# (one bit off for some bytes), so on a GPU the bytes are looked up here instead: the same floats
+# on every device.
+_UNIT = torch.arange(256, dtype=torch.float32).div_(255.0)
+_unit_on: dict[torch.device, torch.Tensor] = {}
+
+
+def bytes_to_unit(raw: torch.Tensor) -> torch.Tensor:
+    """uint8 -> float32 in [0, 1], bit-identical to the old whole-set conversion on every device."""
+    if raw.device.type == "cpu":
+        return raw.float().div_(255.0)
+    if raw.device not in _unit_on:
+        _unit_on[raw.device] = _UNIT.to(raw.device)
+    return _unit_on[raw.device][raw.long()]
+
 
 @dataclass
 class Dataset:
     """Training data. `pixels` holds the images as they are kept: uint8 (N, C, h, w), values 0..255,
-    memory-mapped when the set was prepared from a folder, each batch turned into floats in [-1, 1]
+    stored channels-last (the (N, h, w, C) bytes seen through a permuted view: a batch gathered from
+    it is already in the layout the nets train in), memory-mapped when the set was prepared from a folder, each batch turned into floats in [-1, 1]
     at (channels, resolution, resolution) only when it is drawn (`take`); or float32 images already
     at that shape in [-1, 1], for sources whose values are not whole 0..255 numbers (scikit-learn's
     digits, scikit-image's faces); or points (N, D).
@@ -56,7 +72,11 @@ class Dataset:
         in float32), so a batch equals the same rows of the old float copy bit for bit."""
         x = raw
         if raw.dtype == torch.uint8:
-            x = fit_images(raw.float().div_(255.0), self.resolution, self.channels)
+            unit = bytes_to_unit(raw)
+            if unit.shape[1:] == self.sample_shape:  # what fit_images does then, kept in the rows' own layout
+                x = unit.mul_(2.0).sub_(1.0)
+            else:
+                x = fit_images(unit.contiguous(), self.resolution, self.channels)
         if self.xflip:
             flipped = (idx.to(x.device) >= len(self.pixels)).view(-1, *[1] * (x.dim() - 1))
             x = torch.where(flipped, x.flip(-1), x)

@@ -159,12 +159,13 @@ def load_dataset(cfg: DataConfig, progress: bool = False) -> Dataset:
         images, labels, _, decoded = _read_path(Path(source).expanduser(), cfg, progress)
     if len(images) == 0:
         raise UserError(f"data '{source}': contains no images")
-    stored = (len(images), *to_nchw(np.asarray(images[:1]), source).shape[1:])
-    read_as, read_size = _read_as(stored, decoded)
-    if isinstance(images, np.memmap):
-        pixels = torch.from_numpy(images)  # prepared: already (N, C, R, R) uint8, stays on disk
+    if isinstance(images, np.memmap):  # prepared: (N, R, R, C) uint8 on disk, read as pages are touched
+        stored = (len(images), images.shape[3], images.shape[1], images.shape[2])
+        pixels = torch.from_numpy(images).permute(0, 3, 1, 2)
     else:
+        stored = (len(images), *to_nchw(np.asarray(images[:1]), source).shape[1:])
         pixels = array_to_pixels(images, source, cfg.resolution, cfg.channels, cfg.crop)
+    read_as, read_size = _read_as(stored, decoded)
     y = None if labels is None else torch.as_tensor(labels, dtype=torch.int64)
     if cfg.limit and cfg.limit < len(pixels):
         # A fixed random subset, the same every run: bundled MNIST is sorted by class.

@@ -4,7 +4,7 @@ read back memory-mapped.
 
 One prepared set per (folder, resolution, channels, crop, skip_bad) sits in its own folder:
 
-    images.npy      uint8 (N, C, R, R), opened with mmap_mode, so a run reads only the pages it touches
+    images.npy      uint8 (N, R, R, C) (channels last, as PIL gives them), opened with mmap_mode, so a run reads only the pages it touches
     labels.npy      int64 (N,), when every image sits in a first-level sub-folder (its class)
     manifest.json   what it was made from and how: every source file's path, size and mtime, the
                     resolution, channels, resize filter, crop, counts, skipped files, sha256 of images.npy
@@ -43,7 +43,7 @@ SAMPLED_HEADERS = 64  # files whose header decides a folder's channels and size 
 
 @dataclass
 class Prepared:
-    images: np.ndarray  # uint8 (N, C, R, R), memory-mapped
+    images: np.ndarray  # uint8 (N, R, R, C), memory-mapped
     labels: np.ndarray | None
     manifest: dict
     place: Path
@@ -113,7 +113,7 @@ def _decode_chunk(npy: str, start: int, paths: list[str], resolution: int, chann
             if not skip_bad:
                 break
             continue
-        out[start + i] = array.transpose(2, 0, 1)
+        out[start + i] = array
         sizes.append(f"{w}x{h}")
     out.flush()
     del out
@@ -202,7 +202,7 @@ def prepare_folder(root: Path, resolution: int, channels: int, crop: str = "stre
     manifest = read_manifest(place)
     if manifest is not None and manifest.get("sources") == sources:
         images = np.load(place / "images.npy", mmap_mode="c")  # copy-on-write: writable, the file never changes
-        if images.shape == (manifest["count"], channels, resolution, resolution):
+        if images.shape == (manifest["count"], resolution, resolution, channels):
             labels = np.load(place / "labels.npy") if (place / "labels.npy").exists() else None
             return Prepared(images, labels, manifest, place, reused=True)
     return _build(root, paths, sources, place, resolution, channels, crop, skip_bad, progress, workers)
@@ -217,7 +217,7 @@ def _build(root, paths, sources, place, resolution, channels, crop, skip_bad, pr
     try:
         t0 = time.monotonic()
         npy = tmp / "images.npy"
-        out = np.lib.format.open_memmap(npy, mode="w+", dtype=np.uint8, shape=(len(paths), channels, resolution, resolution))
+        out = np.lib.format.open_memmap(npy, mode="w+", dtype=np.uint8, shape=(len(paths), resolution, resolution, channels))
         del out  # the workers write through their own maps
         sizes, errors = _decode_all(npy, paths, resolution, channels, crop, skip_bad,
                                     _workers(workers, len(paths)), progress)

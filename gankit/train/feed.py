@@ -58,8 +58,7 @@ class Feeder:
         return (x.contiguous(memory_format=self.layout) if x.dim() == 4 else x), labels
 
     def _start_copy(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.cuda.Event]:
-        host = torch.empty((len(idx), *self.data.pixels.shape[1:]), dtype=self.data.pixels.dtype, pin_memory=True)
-        torch.index_select(self.data.pixels, 0, self.data.rows(idx), out=host)
+        host = self.data.pixels[self.data.rows(idx)].pin_memory()  # the rows keep the set's channels-last layout
         with torch.cuda.stream(self.stream):
             on_device = host.to(self.device, non_blocking=True)
             done = torch.cuda.Event()
