@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ..config import DataConfig
 from ..data import BUNDLED, BUNDLED_POINTS, data_channels, load_dataset
-from ..data.files import GREY_MODES, folder_classes, is_cifar, list_images
-from ..data.prepare import datasets_dir, folder_bytes, listing, prepared_sets, sample_headers, SAMPLED_HEADERS
+from ..data.files import GREY_MODES, folder_classes, is_cifar, scan_images
+from ..data.prepare import SAMPLED_HEADERS, datasets_dir, folder_bytes, prepared_sets, sample_headers
 from ..errors import UserError
 
 
@@ -52,10 +52,10 @@ def run_info(args) -> int:
 
 
 def _folder_rows(root: Path) -> list[tuple[str, str]]:
-    paths = list_images(root)
+    current = scan_images(root)
+    paths = [root / rel for rel, _, _ in current]
     names, _ = folder_classes(root, paths)
     sets = prepared_sets(root)
-    current = listing(root, paths)
     fresh = [(place, m) for place, m in sets if m["sources"] == current]
     if fresh:  # a prepared set read every file: exact sizes and channels
         place, m = fresh[0]

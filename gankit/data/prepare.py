@@ -60,15 +60,6 @@ def place_for(root: Path, resolution: int, channels: int, crop: str, skip_bad: b
     return datasets_dir() / f"{root.resolve().name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
-def listing(root: Path, paths: list[Path]) -> list[list]:
-    """[relative path, size in bytes, mtime in ns] per file: what a prepared set must still match."""
-    out = []
-    for p in paths:
-        st = p.stat()
-        out.append([p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns])
-    return out
-
-
 def read_manifest(place: Path) -> dict | None:
     try:
         return json.loads((place / "manifest.json").read_text())
@@ -196,15 +187,15 @@ def _decode_all(npy: Path, paths: list[Path], resolution: int, channels: int, cr
 def prepare_folder(root: Path, resolution: int, channels: int, crop: str = "stretch", skip_bad: bool = False,
                    progress: bool = False, workers: int | None = None) -> Prepared:
     """The prepared set of `root` at this size: reused when the folder is unchanged, else decoded."""
-    paths = files.list_images(root)
+    sources = files.scan_images(root)  # what a prepared set must still match: paths, sizes, mtimes
     place = place_for(root, resolution, channels, crop, skip_bad)
-    sources = listing(root, paths)
     manifest = read_manifest(place)
     if manifest is not None and manifest.get("sources") == sources:
         images = np.load(place / "images.npy", mmap_mode="c")  # copy-on-write: writable, the file never changes
         if images.shape == (manifest["count"], resolution, resolution, channels):
             labels = np.load(place / "labels.npy") if (place / "labels.npy").exists() else None
             return Prepared(images, labels, manifest, place, reused=True)
+    paths = [root / rel for rel, _, _ in sources]
     return _build(root, paths, sources, place, resolution, channels, crop, skip_bad, progress, workers)
 
 
