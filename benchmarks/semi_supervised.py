@@ -32,7 +32,7 @@ MODES = {"ssgan": [], "supervised": ["ssgan.unlabelled_weight=0"]}
 
 
 def test_error(model, held_out) -> float:
-    predicted, _ = classify(model, held_out.x)
+    predicted, _ = classify(model, held_out.floats())
     return float((predicted != held_out.labels.numpy()).mean())
 
 

@@ -78,7 +78,7 @@ def print_pix2pix(task: str, rows: list[dict]) -> None:
 
 def _domain(source: str, resolution: int) -> tuple[torch.Tensor, np.ndarray]:
     d = load_dataset(DataConfig(source=source, resolution=resolution, channels=1))
-    return d.x, d.labels.numpy()
+    return d.floats(), d.labels.numpy()
 
 
 def _classifier(x: torch.Tensor, y: np.ndarray, seed: int = 0) -> tuple[SVC, float]:

@@ -29,8 +29,9 @@ def main(run_dir, out=None):
     keep = torch.randperm(n, generator=torch.Generator().manual_seed(0))[: cfg.limit].sort().values  # as load_dataset
     held = torch.ones(n, dtype=torch.bool)
     held[keep] = False
-    x_tr, y_tr = full.x[~held], full.labels[~held]
-    x_te, y_te = full.x[held], full.labels[held]
+    x = full.floats()
+    x_tr, y_tr = x[~held], full.labels[~held]
+    x_te, y_te = x[held], full.labels[held]
     clf = SVC(gamma="scale").fit(x_tr.flatten(1).numpy(), y_tr.numpy())
     with torch.no_grad():
         recon = model.recipe.reconstruct(x_te).clamp(-1, 1)

@@ -38,6 +38,10 @@ class DataConfig:
     pairs: str = "none"  # none | paired | unpaired
     source_b: str = ""  # unpaired: B's own source (a bundled set's name, a folder or .npz); "" = source's B/ folder
     channels_b: int = 0  # B's channels when pairs is set (0 = data.channels)
+    xflip: bool = False  # also train on every image mirrored left to right (doubles the set, like stylegan2-ada's --mirror)
+    crop: str = "stretch"  # non-square images: stretch | center (crop the middle square) | pad (black borders)
+    skip_bad: bool = False  # an unreadable image file: stop with its name (false) or skip it, counted and listed in the cache's manifest (true)
+    on_gpu: str = "auto"  # CUDA: keep the uint8 set in GPU memory (always), stream batches from pinned host memory (never), or always when it takes under half the free GPU memory (auto)
 
 
 @dataclass
@@ -237,6 +241,8 @@ CHOICES = {
     "data.channels": (1, 3),
     "data.pairs": ("none", "paired", "unpaired"),
     "data.channels_b": (0, 1, 3),
+    "data.crop": ("stretch", "center", "pad"),
+    "data.on_gpu": ("auto", "always", "never"),
     "train.device": ("auto", "cpu", "cuda"),
     "train.precision": ("auto", "fp32", "bf16"),
 }

@@ -71,9 +71,9 @@ def measure_diversity(run_dir: Path, samples: int = DIVERSITY_SAMPLES) -> tuple[
         if step in out.steps:  # last is the last periodic checkpoint when the budget ended on one
             continue
         if real_spread is None:
-            real = load_dataset(model.config.data).x
+            real = load_dataset(model.config.data)
             pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(DIVERSITY_SEED))[:samples]
-            real_spread = mean_distance(real[pick].float())
+            real_spread = mean_distance(real.take(pick))
         fake, _ = model.generate(samples, seed=DIVERSITY_SEED)
         out.steps.append(step)
         out.ratios.append(mean_distance(fake) / real_spread)

@@ -1,4 +1,4 @@
-"""Atomic file writes: every file gankit writes appears whole or not at all."""
+"""Atomic file writes (every file gankit writes appears whole or not at all) and gankit's cache folder."""
 
 from __future__ import annotations
 
@@ -31,3 +31,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def cache_dir() -> Path:
+    """Where gankit keeps what it can rebuild (prepared datasets, the MNIST classifier's weights):
+    $GANKIT_CACHE when set, else ~/.cache/gankit."""
+    return Path(os.environ.get("GANKIT_CACHE") or Path.home() / ".cache" / "gankit")

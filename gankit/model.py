@@ -222,7 +222,8 @@ def load(path: str | Path, device: str = "cpu") -> Model:
     cfg = from_dict(meta["config"], source=str(ckpt))
     dev = resolve_device(device)
     shape = tuple(meta["sample_shape"])
-    placeholder = Dataset(x=torch.zeros(1, *shape), labels=None, num_classes=meta["num_classes"], name=cfg.data.source,
+    placeholder = Dataset(pixels=torch.zeros(1, *shape), labels=None, num_classes=meta["num_classes"], name=cfg.data.source,
+                          resolution=shape[-1] if len(shape) == 3 else 0, channels=shape[0] if len(shape) == 3 else 0,
                           captions=meta.get("captions"))  # a text model's vocabulary is rebuilt from its captions
     recipe = build_recipe(cfg, placeholder)
     for name, module in recipe.modules().items():

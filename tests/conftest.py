@@ -6,6 +6,12 @@ import torch
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+@pytest.fixture(autouse=True)
+def _prepared_sets_in_tmp(tmp_path_factory, monkeypatch):
+    """Folders the tests read are prepared into a temporary cache, never the user's."""
+    monkeypatch.setenv("GANKIT_DATA_CACHE", str(tmp_path_factory.getbasetemp() / "gankit-datasets"))
+
+
 @pytest.fixture
 def tiny_cfg():
     """A DCGAN small enough to train a few steps in about a second."""

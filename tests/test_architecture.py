@@ -196,7 +196,7 @@ def test_a_recipe_reads_only_the_options_it_declares(preset, overrides):
     recipe = build_recipe(_Recorder(cfg, reads), data)
     gen = torch.Generator().manual_seed(0)
     n = 8
-    batch = Batch(real=data.x[:n], labels=None if data.labels is None else data.labels[:n],
+    batch = Batch(real=data.take(torch.arange(n)), labels=None if data.labels is None else data.labels[:n],
                   z=recipe.sample_z(n, gen), fake_labels=recipe.sample_labels(n, gen))
     recipe.d_backward(batch)
     recipe.after_d_step()

@@ -125,8 +125,9 @@ def test_output_directory_on_a_file_system_that_refuses_folders(capsys):
 
 def test_a_resolution_too_large_for_memory_is_refused_before_allocating(tmp_path, capsys):
     err = _fails(capsys, *_train(tmp_path, "dcgan-mnist", "data.resolution=100000", "--steps", "1"))
-    assert ("config key 'data.resolution': 5,000 images of data 'mnist' at 100000x100000 with 1 channel need at "
-            "least 186,264.5 GiB of memory, more than the") in err
+    # the set stays uint8 at 28x28; one float batch of 64 at the asked size is what cannot fit
+    assert ("config key 'data.resolution': a batch of 128 images of data 'mnist' at 100000x100000 with 1 channel need at "
+            "least 4,768.4 GiB of memory, more than the") in err
     assert not (tmp_path / "out").exists()
 
 
@@ -155,8 +156,8 @@ def test_mixed_modes_and_sizes_with_spaces_and_non_ascii_names_just_work(tmp_pat
     from gankit.data import load_dataset
 
     data = load_dataset(cfg.data)
-    assert tuple(data.x.shape) == (4, 3, 8, 8) and data.labels is None
-    means = data.x.mean(dim=(2, 3))  # files are read in sorted order: green, grey, palette, transparent
+    assert tuple(data.floats().shape) == (4, 3, 8, 8) and data.labels is None
+    means = data.floats().mean(dim=(2, 3))  # files are read in sorted order: green, grey, palette, transparent
     expected = np.array([[-1, 1, -1], [1, 1, 1], [-1, -1, 1], [-1, -1, -1]], np.float32)
     assert np.allclose(means.numpy(), expected, atol=0.02)
     run = gankit.train(cfg, tmp_path / "run ü", progress=False)

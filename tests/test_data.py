@@ -18,8 +18,8 @@ def load(source, resolution=16, channels=1, **kw):
 
 def test_bundled_mnist_is_real_and_scaled():
     d = load("mnist", resolution=28)
-    assert d.x.shape == (5000, 1, 28, 28) and d.x.dtype == torch.float32
-    assert d.x.min() == -1.0 and d.x.max() == 1.0
+    assert d.floats().shape == (5000, 1, 28, 28) and d.floats().dtype == torch.float32
+    assert d.floats().min() == -1.0 and d.floats().max() == 1.0
     assert torch.bincount(d.labels).tolist() == [500] * 10 and d.num_classes == 10
     sub = load("mnist", resolution=28, limit=200)
     assert len(sub) == 200 and len(sub.labels.unique()) == 10  # a random subset, not the first class only
@@ -27,10 +27,10 @@ def test_bundled_mnist_is_real_and_scaled():
 
 def test_bundled_digits_and_toys():
     d = load("digits", resolution=8)
-    assert d.x.shape == (1797, 1, 8, 8) and d.num_classes == 10
+    assert d.floats().shape == (1797, 1, 8, 8) and d.num_classes == 10
     ring = load("ring")
-    assert ring.x.shape == (100_000, 2) and not ring.is_images
-    radius = ring.x.norm(dim=1)
+    assert ring.floats().shape == (100_000, 2) and not ring.is_images
+    radius = ring.floats().norm(dim=1)
     assert (radius - 1).abs().max() < 0.1
 
 
@@ -43,9 +43,9 @@ def test_folder_with_class_subfolders_and_mixed_modes(tmp_path):
     Image.fromarray(rng.integers(0, 255, (9, 9, 3), dtype=np.uint8), "RGB").convert("P").save(tmp_path / "dogs" / "deep" / "ç.gif")
     Image.fromarray(np.full((12, 12, 3), 255, dtype=np.uint8)).save(tmp_path / "dogs" / "white.jpg")
     d = load(tmp_path, resolution=16, channels=3)
-    assert d.x.shape == (4, 3, 16, 16) and d.labels.tolist() == [0, 0, 1, 1] and d.num_classes == 2
-    assert d.x[3].min() > 0.95  # a white JPEG stays white after scaling to [-1, 1]
-    assert load(tmp_path, channels=1).x.shape == (4, 1, 16, 16)
+    assert d.floats().shape == (4, 3, 16, 16) and d.labels.tolist() == [0, 0, 1, 1] and d.num_classes == 2
+    assert d.floats()[3].min() > 0.95  # a white JPEG stays white after scaling to [-1, 1]
+    assert load(tmp_path, channels=1).floats().shape == (4, 1, 16, 16)
 
 
 def test_folder_errors(tmp_path):
@@ -66,7 +66,7 @@ def test_npz(tmp_path):
     np.savez(tmp_path / "a.npz", images=images, labels=np.arange(5))
     d = load(tmp_path / "a.npz", resolution=10, channels=3)
     expected = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
-    assert torch.allclose(d.x, expected, atol=1e-6) and d.labels.tolist() == [0, 1, 2, 3, 4]
+    assert torch.allclose(d.floats(), expected, atol=1e-6) and d.labels.tolist() == [0, 1, 2, 3, 4]
     np.savez(tmp_path / "b.npz", pictures=images)
     with pytest.raises(UserError, match=r"b.npz: no 'images' array in the npz \(keys: pictures\)"):
         load(tmp_path / "b.npz")
@@ -90,7 +90,7 @@ def test_idx_with_labels(tmp_path, suffix):
     write_idx(tmp_path / f"train-images-idx3-ubyte{suffix}", images)
     write_idx(tmp_path / f"train-labels-idx1-ubyte{suffix}", np.array([3, 1, 4, 1, 5, 9], dtype=np.uint8))
     d = load(tmp_path / f"train-images-idx3-ubyte{suffix}", resolution=28)
-    assert torch.equal(((d.x[:, 0] + 1) * 127.5).round().to(torch.uint8), torch.from_numpy(images))
+    assert torch.equal(((d.floats()[:, 0] + 1) * 127.5).round().to(torch.uint8), torch.from_numpy(images))
     assert d.labels.tolist() == [3, 1, 4, 1, 5, 9]
 
 
@@ -116,8 +116,8 @@ def test_cifar_python_and_binary_batches(tmp_path):
     records = np.concatenate([np.array([[7], [8]], np.uint8), data[:2]], 1)
     (folder / "data_batch_2.bin").write_bytes(records.tobytes())
     d = load(folder, resolution=32, channels=3)
-    assert d.x.shape == (6, 3, 32, 32) and d.labels.tolist() == [0, 1, 2, 3, 7, 8]
-    red = ((d.x[0, 0] + 1) * 127.5).round().to(torch.uint8)  # channel-major rows: the first 1,024 bytes are red
+    assert d.floats().shape == (6, 3, 32, 32) and d.labels.tolist() == [0, 1, 2, 3, 7, 8]
+    red = ((d.floats()[0, 0] + 1) * 127.5).round().to(torch.uint8)  # channel-major rows: the first 1,024 bytes are red
     assert torch.equal(red.flatten(), torch.from_numpy(data[0, :1024]))
 
 

@@ -199,7 +199,7 @@ def test_conditional_labels_and_projection_depend_on_label(tmp_path):
     gen = torch.Generator().manual_seed(0)
     y = r.sample_labels(500, gen)
     assert y.min() >= 0 and y.max() <= 9 and len(torch.unique(y)) == 10
-    x = trainer.x[:4]
+    x = trainer.data.take(torch.arange(4))
     assert not torch.allclose(r.D(x, torch.zeros(4, dtype=torch.long)), r.D(x, torch.ones(4, dtype=torch.long)))
 
 
@@ -224,8 +224,10 @@ def test_stacked_mnist_is_fixed_labelled_and_near_uniform():
     triples = torch.as_tensor(np.stack([labels_a // 100, labels_a // 10 % 10, labels_a % 10], 1))
     assert stacked_modes(triples)["kl_uniform"] < 0.01
     data = load_dataset(load_config("stacked-mnist").data)
-    assert data.x.shape == (len(labels_a), 3, 28, 28) and data.num_classes == 1000
-    assert data.x.min() == -1.0 and data.x.max() == 1.0
+    assert data.pixels.shape == (len(labels_a), 3, 28, 28) and data.pixels.dtype == torch.uint8 and data.num_classes == 1000
+    assert data.pixels.min() == 0 and data.pixels.max() == 255  # uint8 as stored (301 MB, not 1.2 GB of float32)
+    x = data.take(torch.arange(2000))
+    assert x.min() == -1.0 and x.max() == 1.0
 
 
 def test_mixture_stats_separate_good_from_collapsed():

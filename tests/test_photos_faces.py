@@ -10,8 +10,8 @@ from gankit.data.photos import HELD_OUT_PHOTOS, TRAIN_PHOTOS, photo, photo_patch
 def test_faces_preset_uses_the_100_faces_at_32():
     cfg = load_config("dcgan-faces")
     data = load_dataset(cfg.data)
-    assert data.x.shape == (100, 1, 32, 32) and data.labels is None
-    assert -1 <= data.x.min() < data.x.max() <= 1
+    assert data.floats().shape == (100, 1, 32, 32) and data.labels is None
+    assert -1 <= data.floats().min() < data.floats().max() <= 1
 
 
 def test_photo_patches_are_fixed_and_come_from_training_photos_only():
@@ -24,4 +24,4 @@ def test_photo_patches_are_fixed_and_come_from_training_photos_only():
     found = (windows == a[0]).all((2, 3, 4)).any() or (windows == a[0][:, ::-1]).all((2, 3, 4)).any()
     assert found
     cfg = load_config("srgan", ["data.resolution=16"])
-    assert load_dataset(cfg.data).x.shape == (4096, 3, 16, 16)
+    assert load_dataset(cfg.data).floats().shape == (4096, 3, 16, 16)

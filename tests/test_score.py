@@ -15,7 +15,7 @@ def test_score_ranks_real_digits_above_noise(tmp_path, capsys):
                                       "data.limit=512", "train.steps=40", "train.log_every=20",
                                       "train.sample_every=100", "train.checkpoint_every=100", "train.grid_size=16"])
     run = train(cfg, tmp_path / "run", progress=False)
-    real = to_uint8(load_dataset(cfg.data).x[:20])
+    real = to_uint8(load_dataset(cfg.data).floats()[:20])
     noise = np.random.default_rng(0).integers(0, 256, (20, 28, 28, 1), dtype=np.uint8)
     np.savez(tmp_path / "real.npz", images=real)
     np.savez(tmp_path / "noise.npz", images=noise)

@@ -103,10 +103,10 @@ def test_bundled_digits_split():
     known = train.labels >= 0
     assert int(known.sum()) == 100 and np.bincount(train.labels[known].numpy()).tolist() == [10] * 10
     # No test digit is trained on, and the test set is the same whatever the label seed.
-    train_rows = {row.numpy().tobytes() for row in train.x.flatten(1)}
-    assert not any(row.numpy().tobytes() in train_rows for row in test.x.flatten(1))
+    train_rows = {row.numpy().tobytes() for row in train.floats().flatten(1)}
+    assert not any(row.numpy().tobytes() in train_rows for row in test.floats().flatten(1))
     other = load_dataset(DataConfig(held_out=1000, labelled=100, label_seed=1), held_out=True)
-    assert torch.equal(other.x, test.x)
+    assert torch.equal(other.floats(), test.floats())
     assert not torch.equal(load_dataset(DataConfig(held_out=1000, labelled=100, label_seed=1)).labels, train.labels)
 
 
@@ -186,19 +186,19 @@ def test_trained_d_classifies_held_out_digits(ssgan_run):
 
     model = load(ssgan_run.dir)
     test = load_dataset(model.config.data, held_out=True)
-    predicted, probs = classify(model, test.x)
+    predicted, probs = classify(model, test.floats())
     assert predicted.shape == (200,) and ((probs > 0) & (probs <= 1)).all()
     error = (predicted != test.labels.numpy()).mean()
     assert error < 0.6, error  # 50 labels, 60 steps of a tiny net (0.46 measured); chance is 0.9
     untrained = build_recipe(model.config, load_dataset(model.config.data))
     model.recipe.D.load_state_dict(untrained.D.state_dict())
-    assert (classify(model, test.x)[0] != test.labels.numpy()).mean() > error + 0.25
+    assert (classify(model, test.floats())[0] != test.labels.numpy()).mean() > error + 0.25
 
 
 def test_classify_cli(ssgan_run, tmp_path, capsys):
     run = ssgan_run.dir
     test = load_dataset(load_config("ssgan-mnist", TINY).data, held_out=True)
-    images = ((test.x[:20, 0].numpy() + 1) * 127.5).round().astype(np.uint8)
+    images = ((test.floats()[:20, 0].numpy() + 1) * 127.5).round().astype(np.uint8)
     np.savez(tmp_path / "digits.npz", images=images, labels=test.labels[:20].numpy())
     folder = tmp_path / "pngs"
     folder.mkdir()

@@ -104,7 +104,7 @@ def test_mapping_normalises_z_tracks_w_avg_and_truncates_towards_it():
 def _recipe(overrides=()):
     cfg = load_config("stylegan2-mnist", TINY + list(overrides))
     torch.manual_seed(0)
-    data = Dataset(x=torch.rand(8, 1, 32, 32) * 2 - 1, labels=None, num_classes=0, name="hand")
+    data = Dataset(pixels=torch.rand(8, 1, 32, 32) * 2 - 1, labels=None, num_classes=0, name="hand", resolution=32, channels=1)
     return build_recipe(cfg, data)
 
 

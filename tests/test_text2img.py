@@ -144,7 +144,7 @@ def test_recipe_d_loss_pairs_real_wrong_and_fake_texts(tmp_path, spectral_norm):
     if spectral_norm:  # no power iteration between the passes compared
         recipe.D.eval()
     gen = torch.Generator().manual_seed(0)
-    batch = Batch(real=data.x[:4], labels=recipe.tokens[:4], z=recipe.sample_z(4, gen), fake_labels=recipe.tokens[4:8])
+    batch = Batch(real=data.take(torch.arange(4)), labels=recipe.tokens[:4], z=recipe.sample_z(4, gen), fake_labels=recipe.tokens[4:8])
     fake = recipe.fakes_for_d(batch)
     loss, stats = recipe.d_loss(batch, fake)
     enc, D = recipe.encoder, recipe.D
@@ -247,7 +247,7 @@ def test_text_recipe_reads_only_the_options_it_declares(tmp_path):
     data = load_dataset(cfg.data)
     recipe = build_recipe(_Recorder(cfg, reads), data)
     gen = torch.Generator().manual_seed(0)
-    batch = Batch(real=data.x[:4], labels=recipe.real_labels(data)[:4], z=recipe.sample_z(4, gen),
+    batch = Batch(real=data.take(torch.arange(4)), labels=recipe.real_labels(data)[:4], z=recipe.sample_z(4, gen),
                   fake_labels=recipe.sample_labels(4, gen))
     recipe.d_backward(batch)
     recipe.after_d_step()

@@ -71,7 +71,8 @@ class _Affine(nn.Module):
 
 
 def _pairs_data(n: int, ca: int, cb: int, side: int = 16) -> Dataset:
-    return Dataset(x=torch.rand(n, ca + cb, side, side) * 2 - 1, labels=None, num_classes=0, name="pairs")
+    return Dataset(pixels=torch.rand(n, ca + cb, side, side) * 2 - 1, labels=None, num_classes=0, name="pairs",
+                   resolution=side, channels=ca + cb)
 
 
 def test_cycle_and_identity_losses_against_hand_values():
@@ -79,9 +80,9 @@ def test_cycle_and_identity_losses_against_hand_values():
     data = _pairs_data(4, 1, 1)
     recipe = build_recipe(cfg, data)
     recipe.G["AB"], recipe.G["BA"] = _Affine(0.5, 0.0), _Affine(1.0, 0.25)  # G(a) = a/2, F(b) = b + 1/4
-    batch = Batch(real=data.x, labels=None, z=data.x, fake_labels=None)
+    batch = Batch(real=data.pixels, labels=None, z=data.pixels, fake_labels=None)
     loss, stats = recipe.g_loss(batch, recipe.fakes_for_g(batch))
-    a, b = data.x[:, :1], data.x[:, 1:]
+    a, b = data.pixels[:, :1], data.pixels[:, 1:]
     cycle = (a / 2 + 0.25 - a).abs().mean() + ((b + 0.25) / 2 - b).abs().mean()  # |F(G(a)) - a| + |G(F(b)) - b|
     identity = (b / 2 - b).abs().mean() + 0.25  # |G(b) - b| + |F(a) - a|
     assert stats["loss_cycle"].item() == pytest.approx(cycle.item(), rel=1e-5)
@@ -96,11 +97,11 @@ def test_pix2pix_loss_is_l1_weighted_plus_adversarial():
     data = _pairs_data(4, 1, 3)
     recipe = build_recipe(cfg, data)
     recipe.G = _Affine(0.0, 0.5)
-    batch = Batch(real=data.x, labels=None, z=data.x, fake_labels=None)
+    batch = Batch(real=data.pixels, labels=None, z=data.pixels, fake_labels=None)
     fake = recipe.fakes_for_g(batch).expand(-1, 3, -1, -1)
     loss, stats = recipe.g_loss(batch, fake)
-    l1 = (0.5 - data.x[:, 1:]).abs().mean()
-    adv = nn.functional.softplus(-recipe.D(torch.cat([data.x[:, :1], fake], 1))).mean()  # nonsat: -log sigmoid
+    l1 = (0.5 - data.pixels[:, 1:]).abs().mean()
+    adv = nn.functional.softplus(-recipe.D(torch.cat([data.pixels[:, :1], fake], 1))).mean()  # nonsat: -log sigmoid
     assert stats["loss_l1"].item() == pytest.approx(l1.item(), rel=1e-5)
     assert loss.item() == pytest.approx(100 * l1.item() + adv.item(), rel=1e-5)
 

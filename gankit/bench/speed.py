@@ -193,7 +193,7 @@ def bench_preset(name: str, device: torch.device, iters: int, repeats: int, over
         trainer = Trainer(cfg, Path(tmp), progress=False)
         G, D = trainer.recipe.G, trainer.recipe.D
         reference = ReferenceLoop(cfg, _plain_copy(G), _plain_copy(D),
-                                  trainer.x.contiguous(), trainer.labels, trainer.recipe.num_classes if trainer.recipe.conditional else 0)
+                                  trainer.data.floats().to(trainer.device), trainer.feed.labels, trainer.recipe.num_classes if trainer.recipe.conditional else 0)
         # The work gankit's own step does (it skips D's weight gradients in G's step, so it does
         # less than the reference); a compiled step hides its ops, so then the reference is counted.
         cycle = schedule_cycle(cfg)
@@ -264,7 +264,7 @@ def quality_race(minutes: float, seed: int = 0, n_eval: int = 5000) -> list[tupl
     torch.manual_seed(seed)
     classic = classic_dcgan_config()
     m = classic.model
-    x = load_dataset(classic.data).x
+    x = load_dataset(classic.data).floats()
     channels, resolution = x.shape[1], x.shape[2]  # the nets fit the data, as build_nets sizes gankit's
     G, D = DCGANGenerator(m.z_dim, resolution, channels, m.g_width), DCGANDiscriminator(resolution, channels, m.d_width)
     G.apply(dcgan_init)
@@ -288,6 +288,8 @@ def register(parser) -> None:
     parser.add_argument("--iters", type=int, default=20, help="iterations per timed repeat")
     parser.add_argument("--repeats", type=int, default=9, help="timed repeats of each loop, interleaved")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                        help="gankit's step as train.precision (the reference loop stays fp32)")
     parser.add_argument("--quality", action="store_true",
                         help="also race dcgan-mnist against the classic DCGAN for --minutes each (domain Frechet distance)")
     parser.add_argument("--minutes", type=float, default=5.0)
@@ -313,7 +315,7 @@ def run(args) -> int:
     if args.write_docs:
         write_section(Path(args.write_docs), device, "(checking the file)", dry_run=True)  # before the long work
     peaks = measured_peak_gflops(device)
-    rows = [bench_preset(n, device, args.iters, args.repeats) for n in names]
+    rows = [bench_preset(n, device, args.iters, args.repeats, [f"train.precision={args.precision}"]) for n in names]
     tables = [format_table(rows, peaks, device)]
     print(tables[-1])
     if device.type == "cpu" and (args.kernels or args.write_docs):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 
 from ..configure import load_config
+from ..data import data_channels
 from ..errors import UserError
 from ..train import distributed
 from ..train.loop import resume, train
@@ -14,7 +15,8 @@ def register(sub):
                               "logs are written only when the optional tensorboard package is installed.")
     p.add_argument("target", nargs="?", help="preset name or YAML file (omit with --resume)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. optim.lr_d=1e-4")
-    p.add_argument("--data", help="a bundled set's name, or a folder / .npz / IDX file / CIFAR batches")
+    p.add_argument("--data", help="a bundled set's name, or a folder / .npz / IDX file / CIFAR batches; its channels "
+                                  "are trained unless data.channels is set (a folder is prepared into the cache on first use)")
     p.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
     p.add_argument("--steps", type=int, help="generator steps (overrides train.steps)")
     p.add_argument("--minutes", type=float, help="wall-clock budget (overrides train.minutes)")
@@ -62,4 +64,6 @@ def _train_or_resume(args):
     if args.data is not None and "=" in args.data:
         raise UserError(f"--data '{args.data}' looks like an override; put KEY=VALUE after the preset")
     cfg = load_config(args.target, args.overrides + _flag_overrides(args))
+    if args.data is not None and not any(o.startswith("data.channels=") for o in args.overrides):
+        cfg.data.channels = data_channels(cfg.data)  # colour stays colour unless data.channels is set
     return train(cfg, args.out, progress=progress)

@@ -1,4 +1,4 @@
-"""`load_dataset`: a bundled set's name or a user's path -> an in-memory Dataset."""
+"""`load_dataset`: a bundled set's name or a user's path -> a Dataset; `describe`: the line a run prints about it."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from .digit_captions import digit_captions
 from .photos import photo_patches
 from .split import drop_labels
 from .toy import MIXTURES, toy_points
-from .transform import array_to_tensor
+from .prepare import folder_channels, prepare_folder
+from .transform import array_to_pixels, array_to_tensor, to_nchw
 
 
 @functools.lru_cache(maxsize=1)  # read once per process; callers copy before changing it
@@ -105,19 +106,23 @@ BUNDLED_POINTS = {
 assert set(BUNDLED_POINTS) == set(MIXTURES)
 
 
-def _read_path(path: Path, cfg: DataConfig):
+def _read_path(path: Path, cfg: DataConfig, progress: bool):
+    """-> (images, labels or None, class names, what was read); images as stored, any layout to_nchw takes."""
     if not path.exists():
         raise UserError(f"data '{path}' does not exist (bundled sets: {', '.join([*BUNDLED, *BUNDLED_CAPTIONED])})")
     if files.is_cifar(path):
-        return files.read_cifar(path)
+        return (*files.read_cifar(path), None)
     if path.is_dir():
-        return files.read_folder(path, cfg.resolution, cfg.channels)
+        prepared = prepare_folder(path, cfg.resolution, cfg.channels, cfg.crop, cfg.skip_bad, progress)
+        m = prepared.manifest
+        return prepared.images, prepared.labels, m["classes"], m
     if path.suffix == ".npz":
-        return files.read_npz(path)
+        return (*files.read_npz(path), None)
     if "idx" in path.name or path.suffix == ".gz":
-        return files.read_idx(path)
+        return (*files.read_idx(path), None)
     if path.suffix.lower() in files.IMAGE_SUFFIXES:
-        return files.read_image(path, cfg.resolution, cfg.channels)[None], None, []
+        array, (w, h) = files.decode_image(path, cfg.resolution, cfg.channels, cfg.crop)
+        return array[None], None, [], {"count": 1, "image_sizes": {f"{w}x{h}": 1}}
     raise UserError(f"data '{path}': unknown format (expected a folder of images, .npz, an IDX file or CIFAR batches)")
 
 
@@ -131,7 +136,7 @@ def _one_domain(source: str, cfg: DataConfig, channels: int) -> torch.Tensor:
     elif source in BUNDLED:
         images = BUNDLED[source][0]()[0]
     else:
-        images = _read_path(Path(source).expanduser(), dataclasses.replace(cfg, channels=channels))[0]
+        images = _read_path(Path(source).expanduser(), dataclasses.replace(cfg, channels=channels), progress=False)[0]
     if len(images) == 0:
         raise UserError(f"data '{source}': contains no images")
     return array_to_tensor(images, source, cfg.resolution, channels)
@@ -161,38 +166,87 @@ def _image_pairs(cfg: DataConfig) -> torch.Tensor:
     return torch.cat([array_to_tensor(a, source, cfg.resolution, ca), array_to_tensor(b, source, cfg.resolution, cb)], 1)
 
 
-def load_dataset(cfg: DataConfig, held_out: bool = False) -> Dataset:
-    """The training set of `cfg` (its data.held_out examples, if any, in `held_out`); with `held_out`,
-    those examples instead, with all their labels. data.labelled drops the labels of all but that many
+def _colour(channels: int) -> str:
+    return "RGB" if channels == 3 else ("RGBA" if channels == 4 else "grey")
+
+
+def _read_as(stored: tuple[int, ...], decoded: dict | None) -> tuple[str, tuple[int, int]]:
+    """('5,000 images, 64x64 RGB', (64, 64)) from the source's (N, C, H, W) as read (decoded files:
+    their own most common size, and how many other sizes there were)."""
+    n, c, h, w = stored
+    what = f"{n:,} image{'s' if n != 1 else ''}"
+    size, others = (w, h), ""
+    if decoded is not None and decoded["image_sizes"]:
+        sizes = list(decoded["image_sizes"])
+        size = tuple(int(v) for v in sizes[0].split("x"))
+        if len(sizes) > 1:
+            others = f" and {len(sizes) - 1} other size{'s' if len(sizes) > 2 else ''}"
+    return f"{what}, {size[0]}x{size[1]}{others} {_colour(c)}", size
+
+
+def data_channels(cfg: DataConfig) -> int:
+    """The channel count a source holds, from headers where they tell it (no decoding): what
+    `--data` trains with unless data.channels is set. Points and image pairs: cfg.channels unchanged."""
+    source = cfg.source
+    if source in BUNDLED_POINTS or cfg.pairs != "none" or source in pairs.PAIRED_TASKS:
+        return cfg.channels
+    if source in BUNDLED_PATCHES or source == "stacked-mnist":
+        return 3
+    if source in BUNDLED or source in BUNDLED_CAPTIONED:
+        return 1
+    path = Path(source).expanduser()
+    if path.is_dir() and not files.is_cifar(path):
+        return folder_channels(files.list_images(path))
+    if path.is_file() and path.suffix.lower() in files.IMAGE_SUFFIXES:
+        header = files.image_header(path)
+        return cfg.channels if header is None else (1 if header[0] in files.GREY_MODES else 3)
+    if not path.exists():
+        raise UserError(f"data '{path}' does not exist (bundled sets: {', '.join([*BUNDLED, *BUNDLED_CAPTIONED])})")
+    images = _read_path(path, cfg, progress=False)[0]  # arrays: read whole (they are read again to train)
+    c = to_nchw(np.asarray(images[:1]), source).shape[1]
+    return 1 if c == 1 else 3
+
+
+def load_dataset(cfg: DataConfig, progress: bool = False, held_out: bool = False) -> Dataset:
+    """A bundled set's name or a user's path -> a Dataset (uint8 as stored where the values are bytes;
+    a folder is prepared once into gankit's cache and memory-mapped, `progress` shows its bar): the
+    training set of `cfg` (its data.held_out examples, if any, in `held_out`); with `held_out`, those
+    examples instead, with all their labels. data.labelled drops the labels of all but that many
     training examples."""
-    data = _load(cfg)
+    data = _load(cfg, progress)
     if not held_out:
         return data
     if data.held_out is None:
         raise UserError(f"config key 'data.held_out': data '{cfg.source}' holds no test examples (data.held_out=0)")
-    return Dataset(x=data.held_out, labels=data.held_out_labels, num_classes=data.num_classes,
-                   name=f"{data.name} (held out)")
+    return Dataset(pixels=data.held_out, labels=data.held_out_labels, num_classes=data.num_classes,
+                   name=f"{data.name} (held out)", resolution=data.resolution, channels=data.channels,
+                   read_as=f"{len(data.held_out):,} held-out examples of {data.read_as}", read_size=data.read_size)
 
 
-def _load(cfg: DataConfig) -> Dataset:
+def _load(cfg: DataConfig, progress: bool) -> Dataset:
     source = cfg.source
     if cfg.pairs != "none":
         x = _image_pairs(cfg)
         if cfg.limit and cfg.limit < len(x):
             x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: cfg.limit].sort().values]
         name = f"{source}+{cfg.source_b}" if cfg.source_b else source
-        return Dataset(x=x, labels=None, num_classes=0, name=name)
+        return Dataset(pixels=x, labels=None, num_classes=0, name=name, resolution=cfg.resolution,
+                       channels=x.shape[1], xflip=cfg.xflip, read_as=f"{len(x):,} image pairs",
+                       read_size=(cfg.resolution, cfg.resolution))
     if source in pairs.PAIRED_TASKS:
         raise UserError(f"data '{source}': a paired image-to-image task; set data.pairs=paired (a pix2pix or "
                         f"cyclegan recipe)")
     if source in BUNDLED_POINTS:
         if cfg.labelled:
             raise UserError(f"config key 'data.labelled': data '{source}' holds points without class labels")
+        if cfg.xflip:
+            raise UserError(f"config key 'data.xflip': data '{source}' holds points, not images")
         x = torch.from_numpy(toy_points(source))  # already in random order: the first N are a random subset
         keep, held = _split(torch.arange(len(x)), cfg, sort=False)
-        return Dataset(x=x[keep], labels=None, num_classes=0, name=source,
+        x_train = x[keep]
+        return Dataset(pixels=x_train, labels=None, num_classes=0, name=source, read_as=f"{len(x_train):,} points",
                        held_out=None if held is None else x[held])
-    captions = None
+    captions, decoded = None, None
     if source in BUNDLED_PATCHES:
         images, labels = photo_patches(cfg.resolution), None
     elif source in BUNDLED_CAPTIONED:
@@ -203,25 +257,35 @@ def _load(cfg: DataConfig) -> Dataset:
     elif source in BUNDLED:
         images, labels = BUNDLED[source][0]()
     else:
-        images, labels, _ = _read_path(Path(source).expanduser(), cfg)
+        images, labels, _, decoded = _read_path(Path(source).expanduser(), cfg, progress)
     if len(images) == 0:
         raise UserError(f"data '{source}': contains no images")
     if labels is None and cfg.labelled:
         key = "data.labelled"
         raise UserError(f"config key '{key}': data '{source}' has no class labels to balance over")
-    x = array_to_tensor(images, source, cfg.resolution, cfg.channels)
-    y = None if labels is None else torch.tensor(labels, dtype=torch.int64)
+    if isinstance(images, np.memmap):  # prepared: (N, R, R, C) uint8 on disk, read as pages are touched
+        stored = (len(images), images.shape[3], images.shape[1], images.shape[2])
+        pixels = torch.from_numpy(images).permute(0, 3, 1, 2)
+    else:
+        stored = (len(images), *to_nchw(np.asarray(images[:1]), source).shape[1:])
+        pixels = array_to_pixels(images, source, cfg.resolution, cfg.channels, cfg.crop)
+    read_as, read_size = _read_as(stored, decoded)
+    y = None if labels is None else torch.as_tensor(labels, dtype=torch.int64)
     num_classes = 0 if y is None else (1000 if source == "stacked-mnist" else int(y.max()) + 1)
     # A fixed random order, the same every run (bundled MNIST is sorted by class).
-    keep, held = _split(torch.randperm(len(x), generator=torch.Generator().manual_seed(0)), cfg, sort=True)
+    keep, held = _split(torch.randperm(len(pixels), generator=torch.Generator().manual_seed(0)), cfg, sort=True)
     if captions is not None and not isinstance(keep, slice):
         captions = [captions[i] for i in keep.tolist()]
     y_train = None if y is None else y[keep]
     if cfg.labelled:
         y_train = torch.from_numpy(drop_labels(y_train.numpy(), cfg.labelled, cfg.label_seed))
-    return Dataset(x=x[keep], labels=y_train, num_classes=num_classes, name=source,
-                   captions=captions, held_out=None if held is None else x[held],
-                   held_out_labels=None if held is None or y is None else y[held])
+    data = Dataset(pixels=pixels if isinstance(keep, slice) else pixels[keep], labels=y_train,
+                   num_classes=num_classes, name=source, resolution=cfg.resolution, channels=cfg.channels,
+                   xflip=cfg.xflip, read_as=read_as, read_size=read_size, captions=captions)
+    if held is not None:  # as floats, by the arithmetic of a training batch (never mirrored)
+        data.held_out = dataclasses.replace(data, pixels=pixels[held], labels=None, xflip=False).floats()
+        data.held_out_labels = None if y is None else y[held]
+    return data
 
 
 def _split(order: torch.Tensor, cfg: DataConfig, sort: bool) -> tuple[torch.Tensor | slice, torch.Tensor | None]:
@@ -241,3 +305,19 @@ def _split(order: torch.Tensor, cfg: DataConfig, sort: bool) -> tuple[torch.Tens
         return slice(None), None
     train = order[:kept].sort().values if sort else order[:kept]
     return train, (order[kept:kept + held] if held else None)
+
+
+def describe(data: Dataset, cfg: DataConfig) -> str:
+    """The one line a run prints: what was read, what it is trained as, and what to know about it."""
+    if not data.is_images:
+        return f"data '{cfg.source}': {data.read_as}"
+    line = f"data '{cfg.source}': {data.read_as} -> trained as {cfg.resolution}x{cfg.resolution} {_colour(cfg.channels)}"
+    w, h = data.read_size
+    native = max(w, h) if cfg.crop == "pad" else min(w, h)
+    if native != cfg.resolution:
+        line += f" (data.resolution={cfg.resolution}; set data.resolution={native} to keep their size)"
+    if data.xflip:
+        line += f", {len(data):,} with their mirror images"
+    if len(data.pixels) == 1:
+        line += "; a single image: G can learn only to copy it"
+    return line

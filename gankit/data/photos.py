@@ -2,7 +2,7 @@
 whole held-out photos for evaluation.
 
 The training set is a fixed pool of patches cut once (fixed seed) rather than fresh crops each step:
-the loop samples Dataset.x like any other set, a resumed run sees the same data, and 4,096 patches
+the loop samples the Dataset like any other set, a resumed run sees the same data, and 4,096 patches
 from ten photos cover them many times over at the step counts this machine allows.
 """
 

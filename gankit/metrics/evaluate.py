@@ -46,13 +46,13 @@ def reference(source: str, like: torch.Tensor) -> tuple[torch.Tensor, str]:
         cfg = DataConfig(source=source, resolution=like.shape[-1], channels=like.shape[1])
     else:
         cfg = DataConfig(source=source)
-    x = load_dataset(cfg).x
-    if x.shape[1:] != like.shape[1:]:
-        raise UserError(f"--against '{source}': its examples have shape {tuple(x.shape[1:])}, the samples {tuple(like.shape[1:])}")
-    if len(x) > MAX_REFERENCE:
-        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:MAX_REFERENCE]
-        x = x[keep]
-    return x, source
+    data = load_dataset(cfg)
+    if data.sample_shape != tuple(like.shape[1:]):
+        raise UserError(f"--against '{source}': its examples have shape {data.sample_shape}, the samples {tuple(like.shape[1:])}")
+    if len(data) > MAX_REFERENCE:
+        keep = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:MAX_REFERENCE]
+        return data.take(keep), source
+    return data.floats(), source
 
 
 def pick_extractor(sample: torch.Tensor, inception_weights: str | None = None, extractor: str | None = None):

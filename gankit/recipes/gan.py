@@ -98,7 +98,7 @@ class GANRecipe:
         if self.opt.ada and not data.is_images:
             raise UserError(f"config key 'remedies.ada': adaptive augmentation needs image data, '{data.name}' holds points")
         # ADA's probability, tuned after every D update from D's signs on the reals
-        self.ada = AdaptiveP(self.opt.ada_target, self.opt.ada_kimg, device=data.x.device) if self.opt.ada else None
+        self.ada = AdaptiveP(self.opt.ada_target, self.opt.ada_kimg, device=data.pixels.device) if self.opt.ada else None
         # A D that scores each sample (or packed group) on its own can take real and fake in one
         # batch: one pass of twice the size instead of two (fewer, larger matrix products). Batch
         # norm, minibatch std and minibatch discrimination mix the batch, so they keep two passes.
@@ -110,7 +110,7 @@ class GANRecipe:
 
     def build_nets(self, cfg: Config, data: Dataset) -> tuple[nn.Module, nn.Module]:
         """G and D for the data (a family with nets of its own builds them here)."""
-        return build_nets(cfg, tuple(data.x.shape[1:]), self.num_classes, self.opt)
+        return build_nets(cfg, data.sample_shape, self.num_classes, self.opt)
 
     def extra_state(self) -> dict[str, Tensor]:
         """The recipe's state beyond its nets that a checkpoint holds: ADA's p and its r_t sums."""

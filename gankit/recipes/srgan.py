@@ -99,8 +99,8 @@ class SRGANRecipe(GANRecipe):
         self.joint_d = False  # D has batch norm: real and fake in passes of their own
         self.scale = cfg.srgan.scale
         self.loss = LOSSES[cfg.loss]
-        self.pool = data.x  # HR patches; LR "latents" are cut from them
-        channels = data.x.shape[1]
+        self.pool = data  # HR patches; LR "latents" are cut from them
+        channels = data.sample_shape[0]
         self.G = SRResNet(channels, self.scale, cfg.model.g_width, cfg.srgan.blocks, cfg.srgan.bicubic_skip)
         self.D = SRDiscriminator(channels, cfg.model.d_width)
         self.D.apply(dcgan_init)
@@ -111,7 +111,7 @@ class SRGANRecipe(GANRecipe):
     def sample_z(self, n: int, generator: torch.Generator) -> Tensor:
         """Random LR patches: the inputs this family is conditioned on."""
         idx = torch.randint(len(self.pool), (n,), generator=generator, device=generator.device).cpu()
-        return self.low_res(self.pool[idx].to(generator.device))
+        return self.low_res(self.pool.take(idx).to(generator.device))
 
     def low_res(self, hr: Tensor) -> Tensor:
         return downsample(hr, self.scale)

@@ -54,15 +54,16 @@ class SSGANRecipe:
         s, m = cfg.ssgan, cfg.model
         self.unlabelled_weight = s.unlabelled_weight
         self.z_dim = m.z_dim
-        shape = tuple(data.x.shape[1:])
+        shape = data.sample_shape
         w = m.d_width  # the authors' D: 1000, 500, 250, 250, 250 units
         self.D = SSGANDiscriminator(shape, (w, max(w // 2, 1), max(w // 4, 1), max(w // 4, 1), max(w // 4, 1)),
                                     self.num_classes, s.input_noise, s.hidden_noise)
         self.G = SSGANGenerator(self.z_dim, shape, (m.g_width, m.g_width))
         self.d_ema = s.d_ema
-        labels = data.labels if data.labels is not None else torch.full((len(data),), UNLABELLED)
+        labels = data.labels if data.labels is not None else torch.full((len(data.pixels),), UNLABELLED)
         known = labels != UNLABELLED
-        self.labelled_x, self.labelled_y = data.x[known], labels[known]
+        # The labelled examples' rows, taken from the set as floats a batch at a time
+        self.data, self.labelled_rows, self.labelled_y = data, known.nonzero().squeeze(1), labels[known]
         # Labelled batches walk through shuffled copies of the labelled set, end to end (the authors
         # tile it to the unlabelled set's length): every example is seen equally often.
         self.label_gen = torch.Generator().manual_seed(cfg.train.seed + 3)
@@ -71,7 +72,7 @@ class SSGANRecipe:
         # from the file; a training set starts D from data-dependent initialisation.
         if len(data) > 1:
             pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.train.seed))[:INIT_BATCH]
-            self.D.data_init(data.x[pick])
+            self.D.data_init(data.take(pick))
         self.D_ema = copy.deepcopy(self.D).requires_grad_(False) if self.d_ema > 0 else None  # after the init
 
     def modules(self) -> dict[str, nn.Module]:
@@ -104,7 +105,7 @@ class SSGANRecipe:
             perm = torch.randperm(len(self.labelled_y), generator=self.label_gen)
             self.label_queue = torch.cat([self.label_queue, perm])
         idx, self.label_queue = self.label_queue[:n], self.label_queue[n:]
-        return self.labelled_x[idx].to(device), self.labelled_y[idx].to(device)
+        return self.data.take(self.labelled_rows[idx]).to(device), self.labelled_y[idx].to(device)
 
     def d_backward(self, batch: Batch, fake: Tensor | None = None) -> dict[str, Tensor]:
         """D's step: the supervised loss on a labelled batch plus, weighted, the unsupervised loss on the

@@ -47,10 +47,10 @@ class StyleGAN2Recipe(GANRecipe):
         self.pl_mean = torch.zeros(())  # a, the moving mean of the path lengths
 
     def build_nets(self, cfg: Config, data: Dataset) -> tuple[nn.Module, nn.Module]:
-        c, res = data.x.shape[1], data.x.shape[2]
-        if res < 8 or data.x.shape[3] != res:
+        c, res, width = data.sample_shape
+        if res < 8 or width != res:
             raise UserError(f"config key 'data.resolution': StyleGAN2 needs square images of at least 8x8, "
-                            f"data '{data.name}' has {res}x{data.x.shape[3]}")
+                            f"data '{data.name}' has {res}x{width}")
         s, k = cfg.stylegan2, (self.num_classes if self.conditional else 0)
         G = StyleGAN2Generator(cfg.model.z_dim, res, c, s.w_dim, s.mapping_layers, s.channel_base, s.channel_max, k)
         D = StyleGAN2Discriminator(res, c, s.channel_base, s.channel_max, k, s.mbstd_group)

@@ -76,7 +76,7 @@ class TextToImageRecipe(GANRecipe):
         self.tokens = self.vocabulary.encode(data.captions, source=f"data '{data.name}': caption")
         self._tokens_on: dict[torch.device, Tensor] = {}
         m, t = cfg.model, cfg.text
-        channels, resolution = data.x.shape[1], data.x.shape[2]
+        channels, resolution = data.sample_shape[0], data.sample_shape[1]
         self.G = TextGenerator(m.z_dim, t.embed_dim, t.compressed, resolution, channels, m.g_width, m.g_refine)
         # Batch norm in D unless spectrally normalised, as in the DCGAN.
         self.D = TextDiscriminator(len(self.vocabulary), t.word_dim, t.embed_dim, t.compressed, resolution, channels,

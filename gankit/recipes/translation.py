@@ -44,11 +44,11 @@ class TranslationRecipe:
         self.cfg, self.autocast, self.t = cfg, autocast, cfg.translation
         self.channels_a = cfg.data.channels
         self.channels_b = cfg.data.channels_b or cfg.data.channels
-        if data.x.dim() != 4 or data.x.shape[1] != self.channels_a + self.channels_b:
+        if not data.is_images or data.sample_shape[0] != self.channels_a + self.channels_b:
             raise UserError(f"config key 'data.pairs': recipe '{cfg.recipe}' needs image-to-image data with "
                             f"{self.channels_a} + {self.channels_b} channels per example (data.channels, "
-                            f"data.channels_b), and data '{data.name}' has shape {tuple(data.x.shape[1:])}")
-        self.pool = data.x
+                            f"data.channels_b), and data '{data.name}' has shape {data.sample_shape}")
+        self.pool = data  # the training pairs, taken as floats a batch at a time
 
     def split(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """A stacked batch -> (A, B)."""
@@ -64,7 +64,7 @@ class TranslationRecipe:
     def sample_z(self, n: int, generator: torch.Generator) -> Tensor:
         """n random examples of the training pool: the inputs (and targets) of a grid."""
         idx = torch.randint(len(self.pool), (n,), generator=generator, device=generator.device).cpu()
-        return self.pool[idx].to(generator.device)
+        return self.pool.take(idx).to(generator.device)
 
     def sample_labels(self, n: int, generator: torch.Generator) -> None:
         return None

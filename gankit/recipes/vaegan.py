@@ -46,7 +46,7 @@ class VAEGANRecipe(GANRecipe):
         super().__init__(cfg, data, autocast, GANOptions(ema=cfg.remedies.ema, clip=cfg.penalty.clip))
         self.joint_d = False  # real, prior samples and reconstructions: passes of their own
         self.v = cfg.vaegan
-        c, r = data.x.shape[1], data.x.shape[2]
+        c, r = data.sample_shape[0], data.sample_shape[1]
         self.E = Encoder(r, c, cfg.model.z_dim, cfg.model.d_width)
         self.E.apply(dcgan_init)
 

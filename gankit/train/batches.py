@@ -21,3 +21,12 @@ class Batches:
         idx = self.perm[self.pos : self.pos + self.batch_size]
         self.pos += self.batch_size
         return idx
+
+    def peek(self) -> torch.Tensor:
+        """The indices the next `next()` returns, drawing nothing: a new epoch's permutation comes
+        from a copy of the generator, so the order (and a checkpoint of it) stays as it was."""
+        if self.pos + self.batch_size > self.n:
+            ahead = torch.Generator(self.generator.device)
+            ahead.set_state(self.generator.get_state())
+            return torch.randperm(self.n, generator=ahead)[: self.batch_size]
+        return self.perm[self.pos : self.pos + self.batch_size]

@@ -31,10 +31,10 @@ class Evaluator:
         self.z = recipe.sample_z(ev.num_samples, gen)
         self.labels = recipe.sample_labels(ev.num_samples, gen)
         if ev.against:
-            self.real, _ = reference(ev.against, data.x[:1].cpu())
+            self.real, _ = reference(ev.against, data.take(torch.arange(1)).cpu())
         else:
-            keep = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(0))[:MAX_REFERENCE]
-            self.real = data.x[keep].float().cpu()
+            keep = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:MAX_REFERENCE]
+            self.real = data.take(keep).float().cpu()
         self.extractor = pick_extractor(self.real[:1])
         self.reference_cache: dict = {}  # the reference's features and k-NN radii, computed once
         self.best = load_checkpoint(best_file)[1].get("best", {}).get("value") if best_file.exists() else None

@@ -24,9 +24,10 @@ from tqdm import tqdm
 from ..accel import use_cpu_kernels
 from ..config import Config, dump_yaml
 from ..configure import from_dict, refuse_unread
-from ..data import load_dataset
+from ..data import describe, load_dataset
 from ..errors import Diverged, UserError
 from ..io import atomic_write_bytes
+from ..memory import require_memory
 from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
 from ..report.live import LiveReport
@@ -36,6 +37,7 @@ from .checkpoint import (checkpoint_candidates, load_latest, load_optimizer, pac
                          save_checkpoint, unpack_state)
 from .device import autocast_dtype, resolve_device
 from .evaluation import Evaluator
+from .feed import Feeder
 from .probe import HeldOutProbe
 
 
@@ -62,17 +64,23 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # shapes are fixed: let cuDNN time its algorithms once
         torch.manual_seed(cfg.train.seed)  # network initialisation
-        self.data = load_dataset(cfg.data)
+        self.data = load_dataset(cfg.data, progress=self.progress and self.dist.is_main)
         if cfg.optim.batch_size > len(self.data):
+            hint = "" if cfg.data.xflip or not self.data.is_images else ", or data.xflip=true to double the set"
             raise UserError(f"config key 'optim.batch_size': {cfg.optim.batch_size} exceeds the "
-                            f"{len(self.data)} examples in data '{cfg.data.source}'")
+                            f"{len(self.data)} examples in data '{cfg.data.source}' "
+                            f"(set optim.batch_size={len(self.data)} or lower{hint})")
+        if self.data.is_images:  # the set stays as stored; a float batch at the training size must fit
+            c, r = self.data.channels, self.data.resolution
+            require_memory(4 * cfg.optim.batch_size * c * r * r,
+                           f"config key 'data.resolution': a batch of {cfg.optim.batch_size} images of data "
+                           f"'{cfg.data.source}' at {r}x{r} with {c} channel{'s' if c > 1 else ''}")
         layout = torch.channels_last if cfg.train.channels_last and self.data.is_images else torch.contiguous_format
-        self.x = self.data.x.to(self.device).contiguous(memory_format=layout)
         self.recipe = build_recipe(cfg, self.data, self.autocast)
         # What a real batch carries beside its images: class labels, or a recipe's own (caption words)
         real_labels = getattr(self.recipe, "real_labels", None)
         labels = real_labels(self.data) if real_labels else self.data.labels
-        self.labels = None if labels is None else labels.to(self.device)
+        self.feed = Feeder(self.data, self.device, layout, cfg.data.on_gpu, labels=labels)
         modules = list(self.recipe.modules().values())
         for module in modules:
             module.to(self.device, memory_format=layout)
@@ -112,7 +120,9 @@ class Trainer:
         self.bad_losses: dict[str, torch.Tensor] = {}
         self.evaluator: Evaluator | None = None  # built at the first evaluation (evaluation.every)
         # D's real-vs-held-out gap at each log step, when data.held_out keeps images out of training
-        self.probe = None if self.data.held_out is None else HeldOutProbe(self.recipe, self.data, self.x, self.labels, cfg.train.seed + 3)
+        self.probe = None if self.data.held_out is None else HeldOutProbe(self.recipe, self.data, self.feed, cfg.train.seed + 3)
+        if self.dist.is_main:  # once every set-up check has passed: an error stays the one line
+            print(f"gankit: {describe(self.data, cfg.data)}", file=sys.stderr)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Every optimiser whose state a checkpoint holds."""
@@ -128,10 +138,11 @@ class Trainer:
     def next_batch(self) -> Batch:
         """This rank's shard of the next global batch (every rank draws the whole batch's indices
         and latents from the same streams, so the streams stay in step whatever the world size)."""
-        idx = self.batches.next().to(self.device)
+        idx = self.batches.next()
         n, shard = len(idx), self.dist.shard
-        idx = shard(idx)
-        return Batch(real=self.x[idx], labels=None if self.labels is None else self.labels[idx],
+        upcoming = shard(self.batches.peek()) if self.feed.streaming else None
+        real, labels = self.feed.real(shard(idx), upcoming)
+        return Batch(real=real, labels=labels,
                      z=shard(self.recipe.sample_z(n, self.noise_gen)),
                      fake_labels=shard(self.recipe.sample_labels(n, self.noise_gen)))
 
@@ -355,7 +366,7 @@ class Trainer:
         meta = {
             "config": self.cfg.to_dict(), "step": self.step,
             "images_seen": self.images_seen, "elapsed": self.elapsed, "batches_pos": self.batches.pos,
-            "num_classes": self.data.num_classes, "sample_shape": list(self.data.x.shape[1:]),
+            "num_classes": self.data.num_classes, "sample_shape": list(self.data.sample_shape),
             **{f"{name}_groups": g for name, g in groups.items()},
             "rng_python": [py_version, py_gauss], "rng_numpy": [np_name, np_pos, np_has_gauss, np_gauss],
             "log_window_step": self.window_step,

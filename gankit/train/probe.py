@@ -36,21 +36,23 @@ def _untouched(module: nn.Module, *args: torch.Tensor) -> torch.Tensor:
 class HeldOutProbe:
     """Fixed images and latents, chosen once: `size` held-out reals, as many training reals and fakes."""
 
-    def __init__(self, recipe, data: Dataset, x: torch.Tensor, labels: torch.Tensor | None, seed: int):
+    def __init__(self, recipe, data: Dataset, feed, seed: int):
+        """`feed`: the training run's Feeder (train/feed.py), which gives training reals as a batch."""
         if data.held_out is None:
             raise ValueError("HeldOutProbe needs data with held-out examples (data.held_out)")
         if not getattr(recipe, "draws_from_noise", False):
             raise UserError("config key 'data.held_out': the held-out gap is measured for GANs whose G draws from noise, "
                             f"not for recipe '{recipe.cfg.recipe}'")
-        device = x.device
+        device = feed.device
         self.recipe = recipe
-        size = min(PROBE_SIZE, len(data.held_out), len(x))
+        size = min(PROBE_SIZE, len(data.held_out), len(data))
         size -= size % recipe.opt.pack  # D judges packed groups (PacGAN)
         pick = torch.randperm(len(data.held_out), generator=torch.Generator().manual_seed(seed))[:size]
-        self.held = data.held_out[pick].to(device).contiguous(memory_format=_layout(x))
+        held = data.held_out[pick].to(device)
+        self.held = held.contiguous(memory_format=feed.layout) if held.dim() == 4 else held
         self.held_labels = None if data.held_out_labels is None else data.held_out_labels[pick].to(device)
-        pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed + 1))[:size].to(device)
-        self.train, self.train_labels = x[pick], None if labels is None else labels[pick]
+        pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed + 1))[:size]
+        self.train, self.train_labels = feed.real(pick)
         gen = torch.Generator(device).manual_seed(seed + 2)  # its own stream: training's streams never move
         self.z, self.fake_labels = recipe.sample_z(size, gen), recipe.sample_labels(size, gen)
 
@@ -69,7 +71,3 @@ class HeldOutProbe:
         if train - fake_mean > 1e-6:
             out["rv"] = (train - held_logits.mean().item()) / (train - fake_mean)
         return out
-
-
-def _layout(x: torch.Tensor) -> torch.memory_format:
-    return torch.channels_last if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
