@@ -51,6 +51,47 @@ def models(runs):
 
 
 @pytest.fixture(scope="module")
+def styled(tmp_path_factory):
+    """Two tiny runs whose sampling takes more than a seed and a label: a StyleGAN2 (truncation) and a
+    text-to-image model (a caption)."""
+    root = tmp_path_factory.mktemp("serve-styled")
+    specs = {"style": ("stylegan2-mnist", ["model.z_dim=8", "stylegan2.w_dim=8", "stylegan2.mapping_layers=2",
+                                           "stylegan2.channel_base=64", "stylegan2.channel_max=8", "train.grid_size=4"]),
+             "text": ("text-mnist", ["model.g_width=8", "model.d_width=8", "model.z_dim=8", "text.word_dim=8",
+                                     "text.embed_dim=8", "text.compressed=4", "train.grid_size=4"])}
+    common = ["optim.batch_size=8", "data.limit=64", "train.steps=2", "train.log_every=1", "train.sample_every=100",
+              "train.checkpoint_every=100"]
+    return {name: load(train(load_config(preset, common + extra), root / name, progress=False).dir)
+            for name, (preset, extra) in specs.items()}
+
+
+def test_truncation_and_text_are_served_where_the_model_takes_them(styled, models):
+    client = TestClient(create_app({**styled, "cgan": models["cgan"]}, Limits(max_n=64)))
+    caps = {m["name"]: m["capabilities"] for m in client.get("/api/models").json()["models"]}
+    assert "truncation" in caps["style"] and "truncation" not in caps["cgan"] and "text" not in caps["style"]
+    assert "text" in caps["text"] and "truncation" not in caps["text"]
+
+    got = np.load(io.BytesIO(client.get("/api/models/style/sample?n=6&seed=4&truncation=0.5&format=npz").content))
+    assert np.array_equal(got["images"], styled["style"].sample(6, seed=4, truncation=0.5)["images"])
+    assert not np.array_equal(got["images"], styled["style"].sample(6, seed=4)["images"])
+    walk = client.get("/api/models/style/interpolate?steps=3&truncation=0.5&format=npz")
+    assert walk.status_code == 200 and np.load(io.BytesIO(walk.content))["images"].shape[0] == 3
+
+    caption = "a thick seven leaning right"
+    got = np.load(io.BytesIO(client.get(f"/api/models/text/sample?n=4&seed=1&format=npz&text={caption}").content))
+    want = styled["text"].sample(4, seed=1, text=caption)
+    assert np.array_equal(got["images"], want["images"]) and list(got["captions"]) == [caption] * 4
+
+    for query, status, words in [("cgan/sample?truncation=0.5", 400, "truncation"),
+                                 ("style/sample?truncation=3", 422, "truncation"),
+                                 ("cgan/sample?text=a%20seven", 400, "text"),
+                                 ("text/sample?text=a%20purple%20seven", 422, "purple")]:
+        r = client.get(f"/api/models/{query}")
+        assert r.status_code == status and words in r.json()["error"], (query, r.json())
+    assert client.get("/api/models/style/sample?n=2").status_code == 200  # and the next request is served
+
+
+@pytest.fixture(scope="module")
 def client(models):
     return TestClient(create_app(models, Limits(max_n=64, max_upload_bytes=200_000, max_pixels=100_000)))
 
@@ -296,9 +337,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 @pytest.mark.skipif(not shutil.which("chromium") and not os.path.exists("/usr/bin/chromium"),
                     reason="Chromium not installed (apt-get install -y chromium)")
-def test_page_in_chromium_draws_changes_walks_and_scores(models, tmp_path):
+def test_page_in_chromium_draws_changes_walks_and_scores(models, styled, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    app = create_app({"cgan": models["cgan"], "vaegan": models["vaegan"]}, Limits(max_n=64), token=TOKEN)
+    app = create_app({"cgan": models["cgan"], "vaegan": models["vaegan"], "style": styled["style"]}, Limits(max_n=64),
+                     token=TOKEN)
     upload = tmp_path / "digit.png"
     upload.write_bytes(png(digits(1)[0]))
     with BackgroundServer(app) as url, sync_api.sync_playwright() as pw:
@@ -315,7 +357,7 @@ def test_page_in_chromium_draws_changes_walks_and_scores(models, tmp_path):
             page.goto(f"{url}/?token={TOKEN}")
             page.wait_for_selector("body[data-draws='1']", timeout=20_000)
             first = page.locator("#samples").screenshot()
-            assert page.locator("#truncation").is_disabled()  # neither model has truncation
+            assert page.locator("#truncation").is_disabled()  # a cgan has no truncation
             assert page.locator("#label-control").is_visible()
 
             page.fill("#seed", "7")
@@ -346,6 +388,19 @@ def test_page_in_chromium_draws_changes_walks_and_scores(models, tmp_path):
             page.select_option("#model", "vaegan")
             page.wait_for_selector("body[data-draws='4']", timeout=20_000)
             assert page.locator("#label-control").is_hidden() and page.locator("#reconstruct-box").is_visible()
+
+            page.select_option("#model", "style")  # a StyleGAN2: the truncation control moves the samples
+            page.wait_for_selector("body[data-draws='5']", timeout=20_000)
+            assert page.locator("#truncation").is_enabled()
+            untruncated = page.locator("#samples").screenshot()
+            page.eval_on_selector("#truncation", "e => { e.value = '0.5'; e.dispatchEvent(new Event('input')); "
+                                                 "e.dispatchEvent(new Event('change')); }")
+            # the draw this change asked for has landed (not merely some later draw: count and query both)
+            page.wait_for_function("() => Number(document.body.dataset.draws) >= 6 && "
+                                   "document.getElementById('samples').dataset.query.includes('truncation=0.5')",
+                                   timeout=20_000)
+            assert page.locator("#truncation-value").inner_text() == "0.50"
+            assert page.locator("#samples").screenshot() != untruncated
             shot = tmp_path / "page.png"
             page.screenshot(path=str(shot), full_page=True)
             pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float32)

@@ -77,6 +77,8 @@ def _draws(m: Model) -> bool:
 CAPABILITIES = (
     Capability("sample", "draw n samples from a seed: a PNG grid, one PNG per image in JSON, or npz", _draws),
     Capability("label", "choose the class to draw (a conditional model)", lambda m: m.conditional),
+    Capability("truncation", "pull w towards its mean, w_avg + psi (w - w_avg), psi in (0, 2] (StyleGAN2)", lambda m: m.has_styles),
+    Capability("text", "draw images for a caption in the words the model was trained on (text-to-image)", lambda m: m.is_text),
     Capability("interpolate", "a latent walk: spherical interpolation between two seeded latents", lambda m: m.is_images and _draws(m)),
     Capability("score", "D's probability (or score) that uploaded images are real", lambda m: m.is_images and m.d_pack == 1),
     Capability("upscale", "super-resolve an uploaded image of any size (SRGAN)", lambda m: hasattr(m.recipe, "upscale")),
@@ -136,12 +138,12 @@ def _decode_uploads(model: Model, uploads: list[tuple[str, bytes]]):
     return array_to_tensor(images, "uploads", h, c)
 
 
-def sample_job(model: Model, n: int, seed: int, label: int | None, fmt: str):
-    return encode(model.sample(n, seed=seed, label=label), fmt)
+def sample_job(model: Model, n: int, seed: int, label: int | None, text: str | None, truncation: float, fmt: str):
+    return encode(model.sample(n, seed=seed, label=label, text=text, truncation=truncation), fmt)
 
 
-def interpolate_job(model: Model, rows: int, steps: int, seed: int, label: int | None, fmt: str):
-    grid = interpolation_grid(model, rows, steps, seed, label)  # (rows, steps, H, W, C)
+def interpolate_job(model: Model, rows: int, steps: int, seed: int, label: int | None, truncation: float, fmt: str):
+    grid = interpolation_grid(model, rows, steps, seed, label, truncation=truncation)  # (rows, steps, H, W, C)
     return encode({"images": grid.reshape(-1, *grid.shape[2:])}, fmt, columns=steps)
 
 
@@ -328,6 +330,20 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
         except UserError as exc:
             raise Refused(422, f"model '{s.name}': {exc}") from None
 
+    def check_styles(s: Served, truncation: float, text: str | None) -> None:
+        """truncation and text are refused by name for a model without them, and text's words are
+        checked against the model's vocabulary, before the request is queued."""
+        if truncation != 1.0 and "truncation" not in s.capabilities:
+            raise Refused(400, f"truncation={truncation:g}: model '{s.name}' ({s.model.config.recipe}) has no mapping "
+                               f"network to truncate (a StyleGAN2 model has)")
+        if text is not None:
+            if "text" not in s.capabilities:
+                raise Refused(400, f"text: model '{s.name}' ({s.model.config.recipe}) draws nothing from text")
+            try:
+                s.model.text_tokens([text], "text")
+            except UserError as exc:
+                raise Refused(422, f"model '{s.name}': {exc}") from None
+
     async def run(s: Served, fn, *args):
         try:
             future = s.worker.submit(fn, s.model, *args)
@@ -358,6 +374,8 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
     Format = Query("grid", pattern="^(grid|json|npz)$", description="grid: one PNG; json: one PNG per image (data URIs) and labels; npz: arrays")
     Seed = Query(0, ge=0, le=SEED_MAX)
     Label = Query(None, description="class to draw (models with the 'label' capability)")
+    Truncation = Query(1.0, gt=0, le=2, description="psi: 1 = none, 0.7 a common choice (models with the 'truncation' capability)")
+    Text = Query(None, min_length=1, max_length=500, description="a caption (models with the 'text' capability)")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index():
@@ -378,18 +396,20 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
         return s.describe()
 
     @app.get("/api/models/{name}/sample", summary=CAPABILITIES[0].summary)
-    async def sample(name: str, n: int = 16, seed: int = Seed, label: int | None = Label, format: str = Format):
+    async def sample(name: str, n: int = 16, seed: int = Seed, label: int | None = Label, format: str = Format,
+                     truncation: float = Truncation, text: str | None = Text):
         s = lookup(name, "sample")
         check_n(n)
         if format == "grid" and not s.model.is_images:
             raise Refused(422, f"format 'grid': model '{name}' draws points, not images; use format=json or format=npz")
         check_label(s, label)
-        return reply(await run(s, sample_job, n, seed, label, format), f"{name}-seed{seed}")
+        check_styles(s, truncation, text)
+        return reply(await run(s, sample_job, n, seed, label, text, truncation, format), f"{name}-seed{seed}")
 
     @app.get("/api/models/{name}/interpolate", summary="a latent walk: rows of `steps` images along slerp paths "
                                                        "(conditional models: one row per class, or only `label`'s)")
     async def interpolate(name: str, steps: int = 8, rows: int = 1, seed: int = Seed, label: int | None = Label,
-                          format: str = Format):
+                          format: str = Format, truncation: float = Truncation):
         s = lookup(name, "interpolate")
         if steps < 2:
             raise Refused(422, f"steps must be at least 2, got {steps}")
@@ -397,7 +417,8 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
         check_label(s, label)
         paths = rows if not s.model.conditional else (1 if label is not None else s.model.num_classes)
         check_n(paths * steps, f"{paths} path(s) x {steps} steps")
-        return reply(await run(s, interpolate_job, rows, steps, seed, label, format), f"{name}-walk{seed}")
+        check_styles(s, truncation, None)
+        return reply(await run(s, interpolate_job, rows, steps, seed, label, truncation, format), f"{name}-walk{seed}")
 
     @app.post("/api/models/{name}/score", summary="D's output per uploaded image: P(real) for nonsat/minimax, "
                                                   "else an unbounded score (higher = more real)")
