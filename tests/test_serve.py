@@ -65,6 +65,61 @@ def styled(tmp_path_factory):
             for name, (preset, extra) in specs.items()}
 
 
+@pytest.fixture(scope="module")
+def image_models(tmp_path_factory):
+    """A tiny pix2pix (grey -> colour, trained on a folder of pairs) and a tiny semi-supervised GAN."""
+    root = tmp_path_factory.mktemp("serve-images")
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        b = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+        for side, image in (("A", b.mean(2).astype(np.uint8)), ("B", b)):
+            (root / "pairs" / side).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(root / "pairs" / side / f"{i}.png")
+    common = ["train.steps=2", "train.log_every=1", "train.sample_every=100", "train.checkpoint_every=100", "train.grid_size=4"]
+    p2p = load_config("pix2pix-colorize", [f"data.source={root / 'pairs'}", "data.resolution=16", "translation.unet_depth=4",
+                                           "translation.d_layers=1", "model.g_width=4", "model.d_width=4",
+                                           "optim.batch_size=4", *common])
+    ss = load_config("ssgan-mnist", ["model.g_width=16", "model.d_width=32", "model.z_dim=8", "optim.batch_size=32",
+                                     "data.limit=500", "data.held_out=100", "data.labelled=50", *common])
+    return {"p2p": load(train(p2p, root / "p2p", progress=False).dir), "ss": load(train(ss, root / "ss", progress=False).dir)}
+
+
+def test_translate_project_and_classify_where_the_model_can(image_models, styled, models):
+    from gankit.classify import classify
+    from gankit.translate import translate_array
+
+    client = TestClient(create_app({**image_models, "style": styled["style"], "cgan": models["cgan"]}, Limits(max_n=64)))
+    caps = {m["name"]: m["capabilities"] for m in client.get("/api/models").json()["models"]}
+    assert caps["p2p"] == ["translate"] and "classify" in caps["ss"] and "score" not in caps["ss"]
+    assert "project" in caps["style"] and "project" not in caps["cgan"]
+
+    grey = np.random.default_rng(1).integers(0, 256, (20, 36), dtype=np.uint8)  # any size, not the training one
+    r = client.post("/api/models/p2p/translate", files={"file": ("g.png", png(grey[:, :, None]), "image/png")})
+    assert r.status_code == 200
+    got = np.asarray(Image.open(io.BytesIO(r.content)))
+    want = translate_array(image_models["p2p"], grey[:, :, None])
+    assert got.shape == (20, 36, 3) and np.array_equal(got, want)
+    r = client.post("/api/models/p2p/translate", data={"direction": "b2a"},
+                    files={"file": ("g.png", png(grey[:, :, None]), "image/png")})
+    assert r.status_code == 422 and "a2b only" in r.json()["error"]
+
+    ups = [("files", (f"d{i}.png", png(im), "image/png")) for i, im in enumerate(digits(3))]
+    r = client.post("/api/models/ss/classify", files=ups)
+    x = array_to_tensor(digits(3), "t", 28, 1)
+    classes, probabilities = classify(image_models["ss"], x)
+    assert [c["class"] for c in r.json()["classes"]] == classes.tolist()
+    assert np.allclose([c["probability"] for c in r.json()["classes"]], probabilities, atol=1e-6)
+
+    target = styled["style"].sample(1, seed=5)["images"]
+    r = client.post("/api/models/style/project", data={"steps": "3", "format": "npz"},
+                    files=[("files", ("t.png", png(target[0]), "image/png"))])
+    arrays = np.load(io.BytesIO(r.content))
+    G = styled["style"].recipe.sampler
+    assert arrays["w"].shape == (1, G.num_ws, G.w_dim) and arrays["images"].shape == target.shape
+    assert client.post("/api/models/cgan/project", files=[("files", ("t.png", png(target[0]), "image/png"))]).status_code == 400
+    assert client.get("/api/models/style/sample?n=2").status_code == 200  # the model is whole after a projection
+
+
 def test_truncation_and_text_are_served_where_the_model_takes_them(styled, models):
     client = TestClient(create_app({**styled, "cgan": models["cgan"]}, Limits(max_n=64)))
     caps = {m["name"]: m["capabilities"] for m in client.get("/api/models").json()["models"]}
