@@ -59,7 +59,47 @@ class ConditionalStyleSampler(Sampler):
         return self.sample(z, labels, truncation=truncation)
 
 
+class PaddedTextEncoder(nn.Module):
+    """The text encoder's bidirectional GRU over padded word indices (N, L), without
+    pack_padded_sequence, which neither exporter takes: the forward direction's state is read at
+    each caption's last word, and the backward direction runs over each caption reversed in place
+    (its padding left at the end), so both are the states the packed GRU ends in."""
+
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        gru = encoder.gru
+        self.embed = encoder.embed
+        self.forwards = nn.GRU(gru.input_size, gru.hidden_size, batch_first=True)
+        self.backwards = nn.GRU(gru.input_size, gru.hidden_size, batch_first=True)
+        for direction, suffix in ((self.forwards, ""), (self.backwards, "_reverse")):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(direction, f"{name}_l0").data.copy_(getattr(gru, f"{name}_l0{suffix}").data)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        lengths = (tokens != 0).sum(1, keepdim=True).clamp_min(1)  # (N, 1), as the packed encoder counts
+        position = torch.arange(tokens.shape[1], device=tokens.device).unsqueeze(0)
+        reversed_in_place = tokens.gather(1, torch.where(position < lengths, lengths - 1 - position, position))
+        last = (lengths - 1).unsqueeze(2).expand(-1, 1, self.forwards.hidden_size)
+        ahead, _ = self.forwards(self.embed(tokens))
+        back, _ = self.backwards(self.embed(reversed_in_place))
+        return torch.cat([ahead.gather(1, last), back.gather(1, last)], 2).squeeze(1)
+
+
+class TextSampler(Sampler):
+    """Text-to-image: z (N, z_dim), tokens (N, L) int64 word indices -> images."""
+
+    def __init__(self, model: Model):
+        super().__init__(model)
+        self.encoder = PaddedTextEncoder(model.recipe.encoder)
+        self.from_embedding = model.recipe.sample_from_embedding
+
+    def forward(self, z: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        return self.from_embedding(z, self.encoder(tokens))
+
+
 def sampler_of(model: Model) -> Sampler:
+    if model.is_text:
+        return TextSampler(model)
     if model.has_styles:
         return ConditionalStyleSampler(model) if model.conditional else StyleSampler(model)
     return Sampler(model)
@@ -70,7 +110,16 @@ def describe(model: Model, fmt: str, run: str) -> dict:
     z_dim = model.recipe.z_dim
     inputs = [{"name": "z", "dtype": "float32", "shape": ["batch", z_dim],
                "values": "independent standard normal draws, z ~ N(0, I)"}]
-    if model.conditional:
+    if model.is_text:
+        words = model.recipe.vocabulary.words
+        length = model.recipe.tokens.shape[1]
+        inputs.append({"name": "tokens", "dtype": "int64", "shape": ["batch", length],
+                       "values": f"a caption of at most {length} words as word indices, 0 after its last word; "
+                                 "words: the caption lower-cased, split into runs of letters and single digits "
+                                 "(punctuation dropped); word k of `vocabulary` has index k + 1, and any other word "
+                                 "is unknown to the model",
+                       "vocabulary": words})
+    elif model.conditional:
         inputs.append({"name": "labels", "dtype": "int64", "shape": ["batch"],
                        "values": f"class indices 0..{model.num_classes - 1}"})
     if model.has_styles:
@@ -135,19 +184,21 @@ def export(model: Model, fmt: str, out: Path, run: str = "") -> dict:
     returns the description."""
     check_format(fmt)
     model.require_latents()  # an SRGAN's G takes images, not latents
-    if model.is_text:
-        raise UserError(f"export: '{run or model.config.name}' is a text-to-image model, whose input is a caption's "
-                        f"word indices through its vocabulary; export takes noise-to-sample models only")
     out = Path(out)
     sampler = sampler_of(model).eval()
     use_cpu_kernels([sampler], linear=False, thin_conv=False)
     example = _example(model)
-    names = ["z", "labels"][:1 + model.conditional] + (["truncation"] if model.has_styles else [])
+    names = ["z"] + (["tokens"] if model.is_text else ["labels"] if model.conditional else []) + (
+        ["truncation"] if model.has_styles else [])
     batch = torch.export.Dim("batch", min=1)
-    dynamic = {name: ({0: batch} if name != "truncation" else None) for name in names}
+    # a caption's length is fixed (the longest training caption's): the exporters unroll the GRU over it
+    dynamic = {"z": {0: batch}, "labels": {0: batch}, "tokens": {0: batch}, "truncation": None}
+    dynamic = {name: dynamic[name] for name in names}
     with torch.no_grad():
         if fmt == "pt2":
-            program = torch.export.export(sampler, example, dynamic_shapes=dynamic)
+            with warnings.catch_warnings():  # nn.GRU re-points its flat weights while traced: harmless here
+                warnings.filterwarnings("ignore", message="The tensor attributes .*_flat_weights")
+                program = torch.export.export(sampler, example, dynamic_shapes=dynamic)
             buf = io.BytesIO()
             torch.export.save(program, buf)
             data = buf.getvalue()

@@ -22,7 +22,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Config, all_keys
+from .config import Config
 from .errors import UserError
 
 PROBABILITY_LOSSES = ("nonsat", "minimax")  # d_real, d_fake are D's probabilities; sign(logit) is D's decision
@@ -108,15 +108,9 @@ def first_sustained(flags: list[bool], n: int = SUSTAIN) -> int | None:
     return None
 
 
-def _has_key(key: str) -> bool:
-    return key in all_keys()
-
-
 def _augment_overrides(cfg: Config) -> tuple[str, ...]:
-    """ADA where this gankit has it, else DiffAugment (whichever is not on already)."""
-    if _has_key("remedies.ada"):
-        return ("remedies.ada=true",)
-    return () if cfg.remedies.augment else ("remedies.augment=translation,cutout",)
+    """ADA (Karras et al. 2020b), made for a D that overfits, unless it is on already."""
+    return () if cfg.remedies.ada else ("remedies.ada=true",)
 
 
 def _r1_override(cfg: Config) -> str:

@@ -10,7 +10,8 @@ import torch
 import gankit
 from gankit.cli import main
 from gankit.configure import load_config
-from gankit.export import export
+from gankit.export import PaddedTextEncoder, export
+from gankit.nets import TextEncoder
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -22,10 +23,13 @@ STYLEGAN2 = [o for o in SMALL if not o.startswith("model.")] + [
     "model.z_dim=8", "stylegan2.w_dim=8", "stylegan2.mapping_layers=2", "stylegan2.channel_base=64", "stylegan2.channel_max=8"]
 
 
-@pytest.fixture(scope="module", params=["dcgan-mnist", "cgan-mnist", "stylegan2-mnist"])
+TEXT = SMALL + ["model.z_dim=8", "text.word_dim=8", "text.embed_dim=8", "text.compressed=4"]
+
+
+@pytest.fixture(scope="module", params=["dcgan-mnist", "cgan-mnist", "stylegan2-mnist", "text-mnist"])
 def run(request, tmp_path_factory):
-    extra = ["remedies.ema=0.5"] if request.param == "dcgan-mnist" else []  # an EMA that differs from G
-    small = STYLEGAN2 if request.param.startswith("stylegan2") else SMALL
+    extra = ["remedies.ema=0.5"] if request.param in ("dcgan-mnist", "text-mnist") else []  # an EMA that differs from G
+    small = {"stylegan2-mnist": STYLEGAN2, "text-mnist": TEXT}.get(request.param, SMALL)
     return gankit.train(load_config(request.param, small + extra), tmp_path_factory.mktemp("exp") / "run", progress=False).dir
 
 
@@ -53,10 +57,13 @@ def test_the_export_equals_pytorchs_sampler_at_batch_1_and_64(run, tmp_path, fmt
     if model.recipe.G_ema is not None:
         assert info["weights"] == "G_ema"
         z = _inputs(model, 4)[:1 + model.conditional]
+        if model.is_text:
+            z = (z[0], model.recipe.text_embedding(_inputs(model, 4)[1]))
         with torch.no_grad():
             assert not torch.allclose(model.recipe.G(*z), model.recipe.G_ema(*z))  # the test can tell them apart
     names = [i["name"] for i in info["inputs"]]
-    assert names == (["z", "labels"] if model.conditional else ["z"]) + (["truncation"] if model.has_styles else [])
+    second = ["tokens"] if model.is_text else ["labels"] if model.conditional else []
+    assert names == ["z"] + second + (["truncation"] if model.has_styles else [])
     assert info["outputs"][0]["shape"] == ["batch", *model.sample_shape] and info["outputs"][0]["range"] == [-1.0, 1.0]
     if fmt == "onnx":
         session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -72,6 +79,15 @@ def test_the_export_equals_pytorchs_sampler_at_batch_1_and_64(run, tmp_path, fmt
                 got = program(*inputs).numpy()
         assert got.shape == (n, *model.sample_shape)
         np.testing.assert_allclose(got, _reference(model, inputs), atol=1e-4, rtol=0)
+
+
+def test_the_exported_text_encoder_ends_where_the_packed_one_does():
+    """Captions of every length, padded to one: the unpacked GRU's states equal pack_padded_sequence's."""
+    torch.manual_seed(0)
+    encoder = TextEncoder(vocab_size=12, word_dim=5, dim=6)
+    tokens = torch.tensor([[3, 1, 4, 1, 5, 9], [2, 6, 0, 0, 0, 0], [7, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
+    with torch.no_grad():
+        torch.testing.assert_close(PaddedTextEncoder(encoder)(tokens), encoder(tokens), atol=1e-6, rtol=0)
 
 
 def test_export_on_the_command_line_and_its_mistakes(run, tmp_path, capsys, monkeypatch):

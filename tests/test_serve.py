@@ -51,6 +51,102 @@ def models(runs):
 
 
 @pytest.fixture(scope="module")
+def styled(tmp_path_factory):
+    """Two tiny runs whose sampling takes more than a seed and a label: a StyleGAN2 (truncation) and a
+    text-to-image model (a caption)."""
+    root = tmp_path_factory.mktemp("serve-styled")
+    specs = {"style": ("stylegan2-mnist", ["model.z_dim=8", "stylegan2.w_dim=8", "stylegan2.mapping_layers=2",
+                                           "stylegan2.channel_base=64", "stylegan2.channel_max=8", "train.grid_size=4"]),
+             "text": ("text-mnist", ["model.g_width=8", "model.d_width=8", "model.z_dim=8", "text.word_dim=8",
+                                     "text.embed_dim=8", "text.compressed=4", "train.grid_size=4"])}
+    common = ["optim.batch_size=8", "data.limit=64", "train.steps=2", "train.log_every=1", "train.sample_every=100",
+              "train.checkpoint_every=100"]
+    return {name: load(train(load_config(preset, common + extra), root / name, progress=False).dir)
+            for name, (preset, extra) in specs.items()}
+
+
+@pytest.fixture(scope="module")
+def image_models(tmp_path_factory):
+    """A tiny pix2pix (grey -> colour, trained on a folder of pairs) and a tiny semi-supervised GAN."""
+    root = tmp_path_factory.mktemp("serve-images")
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        b = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+        for side, image in (("A", b.mean(2).astype(np.uint8)), ("B", b)):
+            (root / "pairs" / side).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(root / "pairs" / side / f"{i}.png")
+    common = ["train.steps=2", "train.log_every=1", "train.sample_every=100", "train.checkpoint_every=100", "train.grid_size=4"]
+    p2p = load_config("pix2pix-colorize", [f"data.source={root / 'pairs'}", "data.resolution=16", "translation.unet_depth=4",
+                                           "translation.d_layers=1", "model.g_width=4", "model.d_width=4",
+                                           "optim.batch_size=4", *common])
+    ss = load_config("ssgan-mnist", ["model.g_width=16", "model.d_width=32", "model.z_dim=8", "optim.batch_size=32",
+                                     "data.limit=500", "data.held_out=100", "data.labelled=50", *common])
+    return {"p2p": load(train(p2p, root / "p2p", progress=False).dir), "ss": load(train(ss, root / "ss", progress=False).dir)}
+
+
+def test_translate_project_and_classify_where_the_model_can(image_models, styled, models):
+    from gankit.classify import classify
+    from gankit.translate import translate_array
+
+    client = TestClient(create_app({**image_models, "style": styled["style"], "cgan": models["cgan"]}, Limits(max_n=64)))
+    caps = {m["name"]: m["capabilities"] for m in client.get("/api/models").json()["models"]}
+    assert caps["p2p"] == ["translate"] and "classify" in caps["ss"] and "score" not in caps["ss"]
+    assert "project" in caps["style"] and "project" not in caps["cgan"]
+
+    grey = np.random.default_rng(1).integers(0, 256, (20, 36), dtype=np.uint8)  # any size, not the training one
+    r = client.post("/api/models/p2p/translate", files={"file": ("g.png", png(grey[:, :, None]), "image/png")})
+    assert r.status_code == 200
+    got = np.asarray(Image.open(io.BytesIO(r.content)))
+    want = translate_array(image_models["p2p"], grey[:, :, None])
+    assert got.shape == (20, 36, 3) and np.array_equal(got, want)
+    r = client.post("/api/models/p2p/translate", data={"direction": "b2a"},
+                    files={"file": ("g.png", png(grey[:, :, None]), "image/png")})
+    assert r.status_code == 422 and "a2b only" in r.json()["error"]
+
+    ups = [("files", (f"d{i}.png", png(im), "image/png")) for i, im in enumerate(digits(3))]
+    r = client.post("/api/models/ss/classify", files=ups)
+    x = array_to_tensor(digits(3), "t", 28, 1)
+    classes, probabilities = classify(image_models["ss"], x)
+    assert [c["class"] for c in r.json()["classes"]] == classes.tolist()
+    assert np.allclose([c["probability"] for c in r.json()["classes"]], probabilities, atol=1e-6)
+
+    target = styled["style"].sample(1, seed=5)["images"]
+    r = client.post("/api/models/style/project", data={"steps": "3", "format": "npz"},
+                    files=[("files", ("t.png", png(target[0]), "image/png"))])
+    arrays = np.load(io.BytesIO(r.content))
+    G = styled["style"].recipe.sampler
+    assert arrays["w"].shape == (1, G.num_ws, G.w_dim) and arrays["images"].shape == target.shape
+    assert client.post("/api/models/cgan/project", files=[("files", ("t.png", png(target[0]), "image/png"))]).status_code == 400
+    assert client.get("/api/models/style/sample?n=2").status_code == 200  # the model is whole after a projection
+
+
+def test_truncation_and_text_are_served_where_the_model_takes_them(styled, models):
+    client = TestClient(create_app({**styled, "cgan": models["cgan"]}, Limits(max_n=64)))
+    caps = {m["name"]: m["capabilities"] for m in client.get("/api/models").json()["models"]}
+    assert "truncation" in caps["style"] and "truncation" not in caps["cgan"] and "text" not in caps["style"]
+    assert "text" in caps["text"] and "truncation" not in caps["text"]
+
+    got = np.load(io.BytesIO(client.get("/api/models/style/sample?n=6&seed=4&truncation=0.5&format=npz").content))
+    assert np.array_equal(got["images"], styled["style"].sample(6, seed=4, truncation=0.5)["images"])
+    assert not np.array_equal(got["images"], styled["style"].sample(6, seed=4)["images"])
+    walk = client.get("/api/models/style/interpolate?steps=3&truncation=0.5&format=npz")
+    assert walk.status_code == 200 and np.load(io.BytesIO(walk.content))["images"].shape[0] == 3
+
+    caption = "a thick seven leaning right"
+    got = np.load(io.BytesIO(client.get(f"/api/models/text/sample?n=4&seed=1&format=npz&text={caption}").content))
+    want = styled["text"].sample(4, seed=1, text=caption)
+    assert np.array_equal(got["images"], want["images"]) and list(got["captions"]) == [caption] * 4
+
+    for query, status, words in [("cgan/sample?truncation=0.5", 400, "truncation"),
+                                 ("style/sample?truncation=3", 422, "truncation"),
+                                 ("cgan/sample?text=a%20seven", 400, "text"),
+                                 ("text/sample?text=a%20purple%20seven", 422, "purple")]:
+        r = client.get(f"/api/models/{query}")
+        assert r.status_code == status and words in r.json()["error"], (query, r.json())
+    assert client.get("/api/models/style/sample?n=2").status_code == 200  # and the next request is served
+
+
+@pytest.fixture(scope="module")
 def client(models):
     return TestClient(create_app(models, Limits(max_n=64, max_upload_bytes=200_000, max_pixels=100_000)))
 
@@ -296,9 +392,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 @pytest.mark.skipif(not shutil.which("chromium") and not os.path.exists("/usr/bin/chromium"),
                     reason="Chromium not installed (apt-get install -y chromium)")
-def test_page_in_chromium_draws_changes_walks_and_scores(models, tmp_path):
+def test_page_in_chromium_draws_changes_walks_and_scores(models, styled, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    app = create_app({"cgan": models["cgan"], "vaegan": models["vaegan"]}, Limits(max_n=64), token=TOKEN)
+    app = create_app({"cgan": models["cgan"], "vaegan": models["vaegan"], "style": styled["style"]}, Limits(max_n=64),
+                     token=TOKEN)
     upload = tmp_path / "digit.png"
     upload.write_bytes(png(digits(1)[0]))
     with BackgroundServer(app) as url, sync_api.sync_playwright() as pw:
@@ -315,7 +412,7 @@ def test_page_in_chromium_draws_changes_walks_and_scores(models, tmp_path):
             page.goto(f"{url}/?token={TOKEN}")
             page.wait_for_selector("body[data-draws='1']", timeout=20_000)
             first = page.locator("#samples").screenshot()
-            assert page.locator("#truncation").is_disabled()  # neither model has truncation
+            assert page.locator("#truncation").is_disabled()  # a cgan has no truncation
             assert page.locator("#label-control").is_visible()
 
             page.fill("#seed", "7")
@@ -346,6 +443,19 @@ def test_page_in_chromium_draws_changes_walks_and_scores(models, tmp_path):
             page.select_option("#model", "vaegan")
             page.wait_for_selector("body[data-draws='4']", timeout=20_000)
             assert page.locator("#label-control").is_hidden() and page.locator("#reconstruct-box").is_visible()
+
+            page.select_option("#model", "style")  # a StyleGAN2: the truncation control moves the samples
+            page.wait_for_selector("body[data-draws='5']", timeout=20_000)
+            assert page.locator("#truncation").is_enabled()
+            untruncated = page.locator("#samples").screenshot()
+            page.eval_on_selector("#truncation", "e => { e.value = '0.5'; e.dispatchEvent(new Event('input')); "
+                                                 "e.dispatchEvent(new Event('change')); }")
+            # the draw this change asked for has landed (not merely some later draw: count and query both)
+            page.wait_for_function("() => Number(document.body.dataset.draws) >= 6 && "
+                                   "document.getElementById('samples').dataset.query.includes('truncation=0.5')",
+                                   timeout=20_000)
+            assert page.locator("#truncation-value").inner_text() == "0.50"
+            assert page.locator("#samples").screenshot() != untruncated
             shot = tmp_path / "page.png"
             page.screenshot(path=str(shot), full_page=True)
             pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float32)

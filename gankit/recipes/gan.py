@@ -73,6 +73,9 @@ class GANRecipe:
     reuses_fake = True  # G's step can take the D step's fakes (train.reuse_fake)
     needs_images = False
     draws_from_noise = True  # G maps latents to samples (sampling, latent interpolation)
+    # D's output for an image alone (with its class where conditional) is its real/fake logit: what
+    # `gankit score` and the server report and the doctor's held-out probe measures.
+    d_scores_images = True
     # The config keys this recipe reads, among the sections recipes own (configure.RECIPE_SECTIONS):
     # a whole section by its name, or single keys. A key set that the chosen recipe does not read is
     # refused when a run starts.

@@ -52,6 +52,7 @@ class TextToImageRecipe(GANRecipe):
     reuses_fake = True
     needs_images = True
     draws_from_noise = True
+    d_scores_images = False  # D judges an image with a caption's embedding
     # No class labels, remedies or penalties: the caption is the condition, and D's own pass is one
     # batch of three kinds of pairs.
     config_keys = ("loss", "model.z_dim", "model.g_width", "model.d_width", "model.spectral_norm", "model.g_refine",

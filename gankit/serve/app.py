@@ -37,7 +37,10 @@ from ..errors import UserError
 from ..model import Model
 from ..report.grid import image_grid, to_uint8
 from ..report.latent import interpolation_grid
+from ..classify import classify
 from ..sr import read_rgb_or_gray, upscale_image
+from ..styles import project
+from ..translate import check_translator, translate_array
 from ..version import __version__
 from .worker import Busy, ModelWorker
 
@@ -74,13 +77,32 @@ def _draws(m: Model) -> bool:
     return getattr(m.recipe, "draws_from_noise", True)
 
 
+def _translates(m: Model) -> bool:
+    return bool(getattr(m.recipe, "directions", ()))
+
+
+def _classifies(m: Model) -> bool:
+    return hasattr(m.recipe, "class_probabilities")
+
+
+def _scores(m: Model) -> bool:
+    """D judges a single image alone: not a pack (PacGAN), an image with its caption or input
+    (text-to-image, pix2pix), or a class (a semi-supervised D, which classifies instead)."""
+    return m.is_images and m.d_pack == 1 and getattr(m.recipe, "d_scores_images", False)
+
+
 CAPABILITIES = (
     Capability("sample", "draw n samples from a seed: a PNG grid, one PNG per image in JSON, or npz", _draws),
     Capability("label", "choose the class to draw (a conditional model)", lambda m: m.conditional),
+    Capability("truncation", "pull w towards its mean, w_avg + psi (w - w_avg), psi in (0, 2] (StyleGAN2)", lambda m: m.has_styles),
+    Capability("text", "draw images for a caption in the words the model was trained on (text-to-image)", lambda m: m.is_text),
     Capability("interpolate", "a latent walk: spherical interpolation between two seeded latents", lambda m: m.is_images and _draws(m)),
-    Capability("score", "D's probability (or score) that uploaded images are real", lambda m: m.is_images and m.d_pack == 1),
+    Capability("score", "D's probability (or score) that uploaded images are real", _scores),
     Capability("upscale", "super-resolve an uploaded image of any size (SRGAN)", lambda m: hasattr(m.recipe, "upscale")),
     Capability("reconstruct", "encode and decode uploaded images, G(E(x)) (VAE-GAN)", lambda m: hasattr(m.recipe, "reconstruct")),
+    Capability("translate", "translate an uploaded image of any size, a2b or b2a as the model learnt (pix2pix, CycleGAN)", _translates),
+    Capability("project", "find the w whose image reproduces an uploaded target (StyleGAN2)", lambda m: m.has_styles),
+    Capability("classify", "the class D gives each uploaded image and its probability (semi-supervised GAN)", _classifies),
 )
 
 
@@ -100,7 +122,9 @@ class Served:
                 "image_shape": [m.sample_shape[1], m.sample_shape[2], m.sample_shape[0]] if image else None,
                 "points_dim": None if image else m.sample_shape[0],
                 "classes": list(range(m.num_classes)) if m.conditional else [],
-                "loss": cfg.loss, "d_output": "probability" if m.d_gives_probabilities else "score"}
+                "loss": cfg.loss}
+        if "score" in self.capabilities:
+            info["d_output"] = "probability" if m.d_gives_probabilities else "score"
         if "upscale" in self.capabilities:
             info["scale"] = m.recipe.scale
         return info
@@ -136,12 +160,12 @@ def _decode_uploads(model: Model, uploads: list[tuple[str, bytes]]):
     return array_to_tensor(images, "uploads", h, c)
 
 
-def sample_job(model: Model, n: int, seed: int, label: int | None, fmt: str):
-    return encode(model.sample(n, seed=seed, label=label), fmt)
+def sample_job(model: Model, n: int, seed: int, label: int | None, text: str | None, truncation: float, fmt: str):
+    return encode(model.sample(n, seed=seed, label=label, text=text, truncation=truncation), fmt)
 
 
-def interpolate_job(model: Model, rows: int, steps: int, seed: int, label: int | None, fmt: str):
-    grid = interpolation_grid(model, rows, steps, seed, label)  # (rows, steps, H, W, C)
+def interpolate_job(model: Model, rows: int, steps: int, seed: int, label: int | None, truncation: float, fmt: str):
+    grid = interpolation_grid(model, rows, steps, seed, label, truncation=truncation)  # (rows, steps, H, W, C)
     return encode({"images": grid.reshape(-1, *grid.shape[2:])}, fmt, columns=steps)
 
 
@@ -151,6 +175,27 @@ def score_job(model: Model, uploads: list[tuple[str, bytes]], label: int | None)
 
 def reconstruct_job(model: Model, uploads: list[tuple[str, bytes]], fmt: str):
     return encode({"images": to_uint8(model.reconstruct(_decode_uploads(model, uploads)))}, fmt)
+
+
+def translate_job(model: Model, name: str, data: bytes, direction: str) -> bytes:
+    image = read_rgb_or_gray(io.BytesIO(data), f"upload '{name}'")
+    return _png(translate_array(model, image, direction))
+
+
+def project_job(model: Model, uploads: list[tuple[str, bytes]], steps: int, seed: int, fmt: str):
+    result = project(model, _decode_uploads(model, uploads), steps=steps, seed=seed, frames=1)
+    arrays = {"images": to_uint8(result.result), "w": result.w.cpu().numpy()}
+    if fmt == "npz":
+        return encode(arrays, fmt)
+    body = {"w": arrays["w"].tolist(), "psnr_db": result.psnrs,
+            "images": ["data:image/png;base64," + base64.b64encode(_png(im)).decode() for im in arrays["images"]]}
+    return json.dumps(body).encode(), "application/json"
+
+
+def classify_job(model: Model, uploads: list[tuple[str, bytes]]) -> list[dict]:
+    classes, probabilities = classify(model, _decode_uploads(model, uploads))
+    return [{"file": name, "class": int(k), "probability": float(p)}
+            for (name, _), k, p in zip(uploads, classes, probabilities)]
 
 
 def upscale_job(model: Model, name: str, data: bytes) -> bytes:
@@ -328,6 +373,20 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
         except UserError as exc:
             raise Refused(422, f"model '{s.name}': {exc}") from None
 
+    def check_styles(s: Served, truncation: float, text: str | None) -> None:
+        """truncation and text are refused by name for a model without them, and text's words are
+        checked against the model's vocabulary, before the request is queued."""
+        if truncation != 1.0 and "truncation" not in s.capabilities:
+            raise Refused(400, f"truncation={truncation:g}: model '{s.name}' ({s.model.config.recipe}) has no mapping "
+                               f"network to truncate (a StyleGAN2 model has)")
+        if text is not None:
+            if "text" not in s.capabilities:
+                raise Refused(400, f"text: model '{s.name}' ({s.model.config.recipe}) draws nothing from text")
+            try:
+                s.model.text_tokens([text], "text")
+            except UserError as exc:
+                raise Refused(422, f"model '{s.name}': {exc}") from None
+
     async def run(s: Served, fn, *args):
         try:
             future = s.worker.submit(fn, s.model, *args)
@@ -358,6 +417,8 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
     Format = Query("grid", pattern="^(grid|json|npz)$", description="grid: one PNG; json: one PNG per image (data URIs) and labels; npz: arrays")
     Seed = Query(0, ge=0, le=SEED_MAX)
     Label = Query(None, description="class to draw (models with the 'label' capability)")
+    Truncation = Query(1.0, gt=0, le=2, description="psi: 1 = none, 0.7 a common choice (models with the 'truncation' capability)")
+    Text = Query(None, min_length=1, max_length=500, description="a caption (models with the 'text' capability)")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index():
@@ -378,18 +439,20 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
         return s.describe()
 
     @app.get("/api/models/{name}/sample", summary=CAPABILITIES[0].summary)
-    async def sample(name: str, n: int = 16, seed: int = Seed, label: int | None = Label, format: str = Format):
+    async def sample(name: str, n: int = 16, seed: int = Seed, label: int | None = Label, format: str = Format,
+                     truncation: float = Truncation, text: str | None = Text):
         s = lookup(name, "sample")
         check_n(n)
         if format == "grid" and not s.model.is_images:
             raise Refused(422, f"format 'grid': model '{name}' draws points, not images; use format=json or format=npz")
         check_label(s, label)
-        return reply(await run(s, sample_job, n, seed, label, format), f"{name}-seed{seed}")
+        check_styles(s, truncation, text)
+        return reply(await run(s, sample_job, n, seed, label, text, truncation, format), f"{name}-seed{seed}")
 
     @app.get("/api/models/{name}/interpolate", summary="a latent walk: rows of `steps` images along slerp paths "
                                                        "(conditional models: one row per class, or only `label`'s)")
     async def interpolate(name: str, steps: int = 8, rows: int = 1, seed: int = Seed, label: int | None = Label,
-                          format: str = Format):
+                          format: str = Format, truncation: float = Truncation):
         s = lookup(name, "interpolate")
         if steps < 2:
             raise Refused(422, f"steps must be at least 2, got {steps}")
@@ -397,7 +460,8 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
         check_label(s, label)
         paths = rows if not s.model.conditional else (1 if label is not None else s.model.num_classes)
         check_n(paths * steps, f"{paths} path(s) x {steps} steps")
-        return reply(await run(s, interpolate_job, rows, steps, seed, label, format), f"{name}-walk{seed}")
+        check_styles(s, truncation, None)
+        return reply(await run(s, interpolate_job, rows, steps, seed, label, truncation, format), f"{name}-walk{seed}")
 
     @app.post("/api/models/{name}/score", summary="D's output per uploaded image: P(real) for nonsat/minimax, "
                                                   "else an unbounded score (higher = more real)")
@@ -417,6 +481,31 @@ def create_app(models: dict[str, Model], limits: Limits | None = None, token: st
         s = lookup(name, "upscale")
         (upload,) = await read_uploads([file], scale=s.model.recipe.scale)
         return Response(await run(s, upscale_job, *upload), media_type="image/png")
+
+    @app.post("/api/models/{name}/translate", summary="an uploaded image translated, as PNG, at its own size",
+              response_class=Response)
+    async def translate(name: str, file: UploadFile = File(...), direction: str = Form("a2b", pattern="^(a2b|b2a)$")):
+        s = lookup(name, "translate")
+        try:
+            check_translator(s.model, direction, name)
+        except UserError as exc:
+            raise Refused(422, str(exc)) from None
+        (upload,) = await read_uploads([file])
+        return Response(await run(s, translate_job, *upload, direction), media_type="image/png")
+
+    @app.post("/api/models/{name}/project", summary="the w (N, num_ws, w_dim) reproducing each uploaded target, "
+                                                     "its image and PSNR (json), or w and images (npz)")
+    async def project_images(name: str, files: list[UploadFile] = File(...), steps: int = Form(100, ge=1, le=2000),
+                             seed: int = Form(0, ge=0, le=SEED_MAX), format: str = Form("json", pattern="^(json|npz)$")):
+        s = lookup(name, "project")
+        uploads = await read_uploads(files)
+        return reply(await run(s, project_job, uploads, steps, seed, format), f"{name}-projected")
+
+    @app.post("/api/models/{name}/classify", summary="the class and its probability for each uploaded image")
+    async def classify_images(name: str, files: list[UploadFile] = File(...)):
+        s = lookup(name, "classify")
+        uploads = await read_uploads(files)
+        return {"classes": await run(s, classify_job, uploads)}
 
     @app.post("/api/models/{name}/reconstruct", summary="G(E(x)) for uploaded images, at the model's resolution")
     async def reconstruct(name: str, files: list[UploadFile] = File(...), format: str = Form("grid", pattern="^(grid|json|npz)$")):

@@ -120,7 +120,10 @@ class Trainer:
         self.bad_losses: dict[str, torch.Tensor] = {}
         self.evaluator: Evaluator | None = None  # built at the first evaluation (evaluation.every)
         # D's real-vs-held-out gap at each log step, when data.held_out keeps images out of training
-        self.probe = None if self.data.held_out is None else HeldOutProbe(self.recipe, self.data, self.feed, cfg.train.seed + 3)
+        # Held-out examples are the doctor's probe of D where D scores images alone; a semi-supervised
+        # run keeps them as its test set.
+        probed = self.data.held_out is not None and getattr(self.recipe, "d_scores_images", False)
+        self.probe = HeldOutProbe(self.recipe, self.data, self.feed, cfg.train.seed + 3) if probed else None
         if self.dist.is_main:  # once every set-up check has passed: an error stays the one line
             print(f"gankit: {describe(self.data, cfg.data)}", file=sys.stderr)
 

@@ -46,8 +46,7 @@ class HeldOutProbe:
         device = feed.device
         self.recipe = recipe
         size = min(PROBE_SIZE, len(data.held_out), len(data))
-        pack = getattr(getattr(recipe, "opt", None), "pack", 1)  # recipes without GAN options (ssgan) do not pack
-        size -= size % pack  # D judges packed groups (PacGAN)
+        size -= size % recipe.opt.pack  # D judges packed groups (PacGAN)
         pick = torch.randperm(len(data.held_out), generator=torch.Generator().manual_seed(seed))[:size]
         held = data.held_out[pick].to(device)
         self.held = held.contiguous(memory_format=feed.layout) if held.dim() == 4 else held
