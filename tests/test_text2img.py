@@ -219,8 +219,8 @@ def test_sample_and_interpolate_with_text(tmp_path, capsys):
     assert Image.open(grid).size == (3 * 30 + 2, 2 * 30 + 2)
     assert main(["interpolate", str(run.dir), "--out", str(grid)]) == 2
     assert "--text A --text B" in capsys.readouterr().err
-    assert main(["export", str(run.dir), "--format", "pt2", "--out", str(tmp_path / "g.pt2")]) == 2
-    assert "text-to-image model" in capsys.readouterr().err
+    assert main(["export", str(run.dir), "--format", "pt2", "--out", str(tmp_path / "g.pt2")]) == 0  # z and word indices
+    assert [i["name"] for i in json.loads((tmp_path / "g.pt2.json").read_text())["inputs"]] == ["z", "tokens"]
 
 
 def test_text_on_a_model_without_text(tmp_path, capsys):
