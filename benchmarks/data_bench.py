@@ -119,6 +119,8 @@ def main() -> None:
         p.error("--scale must be positive and --steps at least 20 (two log windows)")
     if args.before is not None and not (args.before / "gankit" / "cli.py").exists():
         p.error(f"--before {args.before}: not a gankit checkout")
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         work = Path(tmp)
         print(f"scale {args.scale:g}, {args.steps} steps of dcgan-mnist (28x28 RGB, batch 128), "
