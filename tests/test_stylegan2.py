@@ -146,23 +146,23 @@ def test_path_length_penalty_on_a_linear_synthesis_is_the_hand_value():
     assert pl.item() == pytest.approx((lengths - a).square().mean().item(), rel=1e-4)
 
 
+def _ema_after_one_step(overrides: list[str]) -> float:
+    """G_ema's value after one G step from G_ema = 0 towards G = 1."""
+    recipe = _recipe(overrides)
+    with torch.no_grad():
+        for p_ema, p in zip(recipe.G_ema.parameters(), recipe.G.parameters()):
+            p_ema.zero_()
+            p.fill_(1.0)
+    recipe.d_updates = 1
+    recipe.after_g_step()
+    return next(recipe.G_ema.parameters()).mean().item()
+
+
 def test_ema_half_life_in_images_with_ramp_up():
-    recipe = _recipe(["stylegan2.ema_kimg=0.016", "stylegan2.ema_rampup=0"])  # half-life 16 images = 2 batches of 8
-    with torch.no_grad():
-        for p_ema, p in zip(recipe.G_ema.parameters(), recipe.G.parameters()):
-            p_ema.zero_()
-            p.fill_(1.0)
-    recipe.d_updates = 1
-    recipe.after_g_step()
-    assert next(recipe.G_ema.parameters()).mean().item() == pytest.approx(1 - 0.5 ** 0.5, rel=1e-5)
-    recipe = _recipe(["stylegan2.ema_kimg=10", "stylegan2.ema_rampup=0.5"])  # ramp: half-life 0.5 x 8 images
-    with torch.no_grad():
-        for p_ema, p in zip(recipe.G_ema.parameters(), recipe.G.parameters()):
-            p_ema.zero_()
-            p.fill_(1.0)
-    recipe.d_updates = 1
-    recipe.after_g_step()
-    assert next(recipe.G_ema.parameters()).mean().item() == pytest.approx(1 - 0.5 ** 2, rel=1e-5)
+    # half-life 16 images = 2 batches of 8
+    assert _ema_after_one_step(["stylegan2.ema_kimg=0.016", "stylegan2.ema_rampup=0"]) == pytest.approx(1 - 0.5 ** 0.5, rel=1e-5)
+    # ramp: half-life 0.5 x 8 images
+    assert _ema_after_one_step(["stylegan2.ema_kimg=10", "stylegan2.ema_rampup=0.5"]) == pytest.approx(1 - 0.5 ** 2, rel=1e-5)
 
 
 def test_a_resumed_run_equals_an_uninterrupted_one_ada_p_included(tmp_path):
