@@ -119,9 +119,8 @@ class Trainer:
         self.bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
         self.bad_losses: dict[str, torch.Tensor] = {}
         self.evaluator: Evaluator | None = None  # built at the first evaluation (evaluation.every)
-        # D's real-vs-held-out gap at each log step, when data.held_out keeps images out of training
-        # Held-out examples are the doctor's probe of D where D scores images alone; a semi-supervised
-        # run keeps them as its test set.
+        # D's real-vs-held-out gap at each log step (gankit doctor), where data.held_out keeps images
+        # out of training and D scores images alone; a semi-supervised run keeps them as its test set.
         probed = self.data.held_out is not None and getattr(self.recipe, "d_scores_images", False)
         self.probe = HeldOutProbe(self.recipe, self.data, self.feed, cfg.train.seed + 3) if probed else None
         if self.dist.is_main:  # once every set-up check has passed: an error stays the one line
