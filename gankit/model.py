@@ -27,6 +27,12 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
+def check_truncation_range(truncation: float) -> None:
+    """--truncation psi must lie in (0, 2]: checkable before a run is loaded."""
+    if not 0.0 < truncation <= 2.0:
+        raise UserError(f"--truncation {truncation}: must lie in (0, 2] (1 = none, 0.7 a common choice)")
+
+
 class Model:
     """A trained recipe in evaluation mode. `sample` returns arrays in the contract's format."""
 
@@ -78,8 +84,7 @@ class Model:
 
     def check_truncation(self, truncation: float) -> None:
         """--truncation psi: w = w_avg + psi (w - w_avg); psi in (0, 2], and only with a mapping network."""
-        if not 0.0 < truncation <= 2.0:
-            raise UserError(f"--truncation {truncation}: must lie in (0, 2] (1 = none, 0.7 a common choice)")
+        check_truncation_range(truncation)
         if truncation != 1.0:
             self.require_styles(f"--truncation {truncation}")
 

@@ -9,7 +9,7 @@ from ..data.files import read_image
 from ..data.transform import array_to_tensor
 from ..errors import UserError
 from ..io import atomic_write_bytes
-from ..model import load
+from ..model import check_truncation_range, load
 from ..report.grid import image_grid
 from ..report.latent import encoded_interpolation, interpolation_grid
 from .common import require_out_folder
@@ -71,8 +71,7 @@ def run(args) -> int:
         raise UserError(f"give two images A B to interpolate between, got {len(args.images)}")
     if args.text is not None and (len(args.text) != 2 or args.images):
         raise UserError(f"give --text twice (captions A and B) and no images, got {len(args.text)} --text and {len(args.images)} images")
-    if not 0.0 < args.truncation <= 2.0:
-        raise UserError(f"--truncation {args.truncation}: must lie in (0, 2] (1 = none, 0.7 a common choice)")
+    check_truncation_range(args.truncation)
     model = load(args.path, device=args.device)
     model.check_truncation(args.truncation)
     if not model.is_images:

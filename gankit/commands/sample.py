@@ -8,7 +8,7 @@ import torch
 
 from ..errors import UserError
 from ..io import atomic_write_bytes
-from ..model import load
+from ..model import check_truncation_range, load
 from ..report.grid import image_grid, save_points_plot, to_uint8
 from .common import require_out_folder
 
@@ -68,8 +68,7 @@ def run(args) -> int:
     if args.n < 1:
         raise UserError(f"-n must be at least 1, got {args.n}")
     require_out_folder(out)
-    if not 0.0 < args.truncation <= 2.0:
-        raise UserError(f"--truncation {args.truncation}: must lie in (0, 2] (1 = none, 0.7 a common choice)")
+    check_truncation_range(args.truncation)
     ws = read_w(Path(args.w)) if args.w else None
     model = load(args.path, device=args.device)
     if ws is not None:
