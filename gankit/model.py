@@ -89,17 +89,34 @@ class Model:
             self.require_styles(f"--truncation {truncation}")
 
     @torch.no_grad()
-    def synthesize(self, ws: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    def synthesize(self, ws: torch.Tensor, batch: int = 500, noise: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Images (CPU) from w (N, num_ws, w_dim) or (N, w_dim), through the sampler's synthesis network
-        with its fixed noise maps."""
+        with its fixed noise maps, or with `noise` (layer name -> map, as `gankit project --noise`
+        stores them) in their place for this call."""
         self.require_styles("drawing from stored latents w")
         G = self.recipe.sampler
         if ws.dim() == 2:
             ws = ws.unsqueeze(1).expand(-1, G.num_ws, -1)
         if ws.dim() != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
             raise UserError(f"w of shape {tuple(ws.shape)}: this model takes (N, {G.num_ws}, {G.w_dim}) or (N, {G.w_dim})")
+        layers = {name: m for name, m in G.synthesis.named_modules() if hasattr(m, "noise_const")}
+        noise = noise or {}
+        unknown = sorted(set(noise) - set(layers))
+        if unknown:
+            raise UserError(f"noise maps for layers this model lacks: {', '.join(unknown)} (it has {', '.join(layers)})")
+        for name, value in noise.items():
+            if value.shape != layers[name].noise_const.shape:
+                raise UserError(f"noise map '{name}' of shape {tuple(value.shape)}: this model's is "
+                                f"{tuple(layers[name].noise_const.shape)}")
         ws = ws.to(self.device, torch.float32)
-        return torch.cat([G.synthesis(ws[i:i + batch], noise_mode="const").float().cpu() for i in range(0, len(ws), batch)])
+        originals = {name: layers[name].noise_const.clone() for name in noise}
+        try:
+            for name, value in noise.items():
+                layers[name].noise_const.copy_(value)
+            return torch.cat([G.synthesis(ws[i:i + batch], noise_mode="const").float().cpu() for i in range(0, len(ws), batch)])
+        finally:  # the model's own maps back, whatever happened
+            for name, value in originals.items():
+                layers[name].noise_const.copy_(value)
 
     @torch.no_grad()
     def generate(self, n: int, seed: int = 0, label: int | None = None, batch: int = 500,

@@ -239,6 +239,29 @@ def test_project_finds_the_w_of_a_generated_image_and_sample_w_draws_it(style_ru
         assert f["images"].shape == (1, 32, 32, 1)
 
 
+def test_sample_w_draws_a_projection_with_its_optimised_noise_maps(style_run, tmp_path):
+    from gankit.cli import main
+    from gankit.report.grid import to_uint8
+    from gankit.styles import project
+    import numpy as np
+    model = gankit.load(style_run)
+    own = {n: m.noise_const.clone() for n, m in model.recipe.sampler.synthesis.named_modules() if hasattr(m, "noise_const")}
+    target = model.synthesize(model.recipe.sampler.mapping(torch.randn(1, 8)))
+    result = project(model, target, steps=5, noise=True)
+    assert any(not torch.equal(result.noise[n], own[n]) for n in own)  # the maps were optimised
+    np.savez(tmp_path / "p.npz", w=result.w.numpy(), **{f"noise.{k}": v.numpy() for k, v in result.noise.items()})
+    assert main(["sample", str(style_run), "--w", str(tmp_path / "p.npz"), "--out", str(tmp_path / "s.npz")]) == 0
+    with np.load(tmp_path / "s.npz") as f:
+        assert np.array_equal(f["images"], to_uint8(result.result))  # the projection itself, noise maps included
+    np.savez(tmp_path / "w_only.npz", w=result.w.numpy())
+    assert main(["sample", str(style_run), "--w", str(tmp_path / "w_only.npz"), "--out", str(tmp_path / "o.npz")]) == 0
+    with np.load(tmp_path / "o.npz") as f:
+        assert np.array_equal(f["images"], to_uint8(model.synthesize(result.w)))  # the run's own maps
+    assert torch.equal(model.synthesize(result.w, noise=result.noise), result.result)
+    assert all(torch.equal(m.noise_const, own[n]) for n, m in model.recipe.sampler.synthesis.named_modules()
+               if hasattr(m, "noise_const"))  # the model's own maps are back after the call
+
+
 def test_bad_input_to_the_style_commands(style_run, tmp_path, capsys):
     from gankit.cli import main
     import numpy as np
@@ -257,6 +280,9 @@ def test_bad_input_to_the_style_commands(style_run, tmp_path, capsys):
     np.savez(tmp_path / "bad.npz", w=np.zeros((2, 3, 5), np.float32))
     assert main(["sample", str(style_run), "--w", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "a.png")]) == 2
     assert "this model takes (N, 8, 8)" in capsys.readouterr().err
+    np.savez(tmp_path / "bad_noise.npz", w=np.zeros((1, 8), np.float32), **{"noise.nowhere": np.zeros((4, 4), np.float32)})
+    assert main(["sample", str(style_run), "--w", str(tmp_path / "bad_noise.npz"), "--out", str(tmp_path / "a.png")]) == 2
+    assert "noise maps for layers this model lacks: nowhere" in capsys.readouterr().err
     assert not (tmp_path / "a.png").exists() and not (tmp_path / "m.png").exists() and not (tmp_path / "p").exists()
 
 

@@ -18,9 +18,9 @@ def register(sub):
     p = sub.add_parser("project", help="StyleGAN2: find the w whose image reproduces a target image",
                        description="Optimises w (and with --noise the noise maps) so that the run's generator "
                                    "reproduces IMAGE, converted to the run's size and channels as training data are. "
-                                   "Writes DIR/projected_w.npz (w, and the noise maps), DIR/proj.png (target | "
-                                   "result) and DIR/proj.gif (the optimisation). 'gankit sample RUN --w "
-                                   "DIR/projected_w.npz' draws it again (with the run's own noise maps).")
+                                   "Writes DIR/projected_w.npz (w, and with --noise the noise maps), DIR/proj.png "
+                                   "(target | result) and DIR/proj.gif (the optimisation). 'gankit sample RUN --w "
+                                   "DIR/projected_w.npz' draws the result again, with the stored noise maps if any.")
     p.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT")
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--out", required=True, help="output folder (created)")

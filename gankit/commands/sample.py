@@ -22,7 +22,7 @@ def register(sub):
     p.add_argument("--text", help='caption to draw images for (text-to-image models), e.g. "a thick seven leaning right"')
     p.add_argument("--truncation", type=float, default=1.0, help="StyleGAN2: psi in (0, 2], w pulled towards w_avg (default 1: none)")
     p.add_argument("--w", metavar="W.npz", help="StyleGAN2: draw the latents w stored in this .npz (its 'w' array, as "
-                                                 "'gankit project' writes) instead of random ones")
+                                                 "'gankit project' writes, with its noise maps when it stored them) instead of random ones")
     p.add_argument("--out", default="samples.png", help="FILE.png (grid) or FILE.npz (arrays)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.set_defaults(run=run)
@@ -44,8 +44,9 @@ def write_samples(arrays: dict[str, np.ndarray], out: Path) -> None:
     atomic_write_bytes(out, buf.getvalue())
 
 
-def read_w(path: Path) -> torch.Tensor:
-    """The 'w' array of an .npz (N, num_ws, w_dim) or (N, w_dim); checked before the model loads."""
+def read_w(path: Path) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The 'w' array of an .npz (N, num_ws, w_dim) or (N, w_dim), and its 'noise.LAYER' maps (what
+    `gankit project --noise` optimised; none otherwise); checked before the model loads."""
     if not path.is_file():
         raise UserError(f"--w '{path}' does not exist")
     try:
@@ -53,12 +54,16 @@ def read_w(path: Path) -> torch.Tensor:
             if "w" not in f:
                 raise UserError(f"--w '{path}': no 'w' array in the npz (keys: {', '.join(f.files) or 'none'})")
             w = f["w"]
+            noise = {key.removeprefix("noise."): f[key] for key in f.files if key.startswith("noise.")}
     except (OSError, ValueError) as exc:
         raise UserError(f"--w '{path}': not a readable .npz file ({exc})") from None
     if w.ndim not in (2, 3) or not np.issubdtype(w.dtype, np.floating) or not np.isfinite(w).all():
         raise UserError(f"--w '{path}': 'w' must be finite floats of shape (N, num_ws, w_dim) or (N, w_dim), "
                         f"got {w.dtype} {w.shape}")
-    return torch.from_numpy(w.astype(np.float32))
+    for name, value in noise.items():
+        if not np.issubdtype(value.dtype, np.floating) or not np.isfinite(value).all():
+            raise UserError(f"--w '{path}': noise map 'noise.{name}' must be finite floats, got {value.dtype}")
+    return torch.from_numpy(w.astype(np.float32)), {k: torch.from_numpy(v.astype(np.float32)) for k, v in noise.items()}
 
 
 def run(args) -> int:
@@ -69,10 +74,10 @@ def run(args) -> int:
         raise UserError(f"-n must be at least 1, got {args.n}")
     require_out_folder(out)
     check_truncation_range(args.truncation)
-    ws = read_w(Path(args.w)) if args.w else None
+    ws, noise = read_w(Path(args.w)) if args.w else (None, {})
     model = load(args.path, device=args.device)
     if ws is not None:
-        arrays = {"images": to_uint8(model.synthesize(ws))}
+        arrays = {"images": to_uint8(model.synthesize(ws, noise=noise))}
         args.n = len(ws)
     else:
         arrays = model.sample(args.n, seed=args.seed, label=args.label, text=args.text, truncation=args.truncation)
