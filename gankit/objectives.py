@@ -134,6 +134,18 @@ def r1_weight(gamma: float, every: int, d_updates: int) -> float:
     return 0.5 * gamma * every
 
 
+def path_length_penalty(images: Tensor, ws: Tensor, pl_mean: Tensor, decay: float) -> tuple[Tensor, Tensor]:
+    """StyleGAN2's path-length regulariser (Karras et al. 2020, eq. 4) for images = synthesis(ws):
+    E[(||J_w^T y||_2 - a)^2] with y ~ N(0, I) / sqrt(H W), the lengths averaged over the layers' w,
+    and a the moving mean of the lengths. Returns the penalty and a moved by `decay` towards this
+    batch's mean length."""
+    y = torch.randn_like(images) / (images.shape[2] * images.shape[3]) ** 0.5
+    (grad,) = torch.autograd.grad((images * y).sum(), ws, create_graph=True)
+    lengths = grad.float().square().sum(2).mean(1).sqrt()
+    pl_mean = pl_mean.to(lengths.device).lerp(lengths.detach().mean(), decay)
+    return (lengths - pl_mean).square().mean(), pl_mean
+
+
 # ---- the semi-supervised GAN (Salimans et al. 2016, section 5) ------------------------------------
 # D is a classifier over K real classes and a (K+1)-th "fake" class whose logit is fixed at 0. With
 # Z(x) = sum_k exp(l_k(x)), D's probability that x is real is Z / (Z + 1) = sigmoid(logsumexp(l)),

@@ -143,7 +143,7 @@ def test_bench_modes_flags_are_checked(capsys):
     assert main(["bench", "speed", "--presets", "nope"]) == 2
     assert "unknown preset 'nope'" in capsys.readouterr().err
     assert main(["bench", "speed", "--presets", "dcgan-mnist,srgan"]) == 2  # refused before anything is timed
-    assert "'srgan' is a 'srgan' preset; the reference loop times GANs that draw from noise" in capsys.readouterr().err
+    assert "'srgan' is a 'srgan' preset; the reference loops time the recipes gan, stylegan2" in capsys.readouterr().err
 
 
 def test_the_quality_race_reference_is_the_textbook_dcgan_whatever_the_preset_adds():
@@ -173,6 +173,27 @@ def test_speed_bench_averages_a_lazy_r1_over_its_cycle():
     plain, every, lazy = gflop("penalty.r1_gamma=0"), gflop("penalty.r1_every=1"), gflop("penalty.r1_every=4")
     assert every > plain
     assert abs(lazy - (plain + (every - plain) / 4)) < 1e-9 * every
+
+
+def test_speed_bench_times_stylegan2_against_a_plain_loop_with_the_same_lazy_regularisers():
+    import torch
+
+    from gankit.bench.speed import StyleGAN2ReferenceLoop, bench_preset, count_gflop
+    from gankit.configure import load_config
+    from gankit.data import load_dataset
+    from gankit.recipes.stylegan2 import StyleGAN2Recipe
+
+    tiny = ["model.z_dim=8", "stylegan2.w_dim=8", "stylegan2.mapping_layers=2", "stylegan2.channel_base=64",
+            "stylegan2.channel_max=8", "optim.batch_size=8", "data.limit=64", "train.device=cpu"]
+    row = bench_preset("stylegan2-mnist", torch.device("cpu"), iters=1, repeats=1, overrides=tiny)
+    assert row.gankit_ips > 0 and row.reference_ips > 0 and row.gflop_per_iter > 0
+    cfg = load_config("stylegan2-mnist", tiny)
+    data = load_dataset(cfg.data)
+    recipe = StyleGAN2Recipe(cfg, data)
+    ref = StyleGAN2ReferenceLoop(cfg, recipe.G, recipe.D, data.floats())
+    # Update 0 runs R1 (every 16th D update) and path length (every 4th G update); update 1 neither.
+    first, second = count_gflop(ref.train_step, torch.device("cpu")), count_gflop(ref.train_step, torch.device("cpu"))
+    assert first > 1.5 * second and ref.pl_mean > 0 and ref.g_updates == 2
 
 
 def test_write_docs_keeps_one_section_per_instruction_set(tmp_path, monkeypatch):

@@ -36,7 +36,7 @@ from ..errors import UserError
 from ..metrics.evaluate import evaluate_samples
 from ..model import load
 from ..nets import DCGANDiscriminator, DCGANGenerator, dcgan_init
-from ..objectives import LOSSES, gradient_penalty, r1_penalty, r1_weight
+from ..objectives import LOSSES, gradient_penalty, path_length_penalty, r1_penalty, r1_weight
 from ..train.device import resolve_device
 from ..train.loop import Trainer, train
 from .docs import write_section
@@ -122,6 +122,56 @@ class ReferenceLoop:
         self.opt_g.step()
 
 
+class StyleGAN2ReferenceLoop(ReferenceLoop):
+    """The same algorithm as the stylegan2 recipe, written as a plain loop (the outline of
+    StyleGAN2-ADA's training loop): D on reals with lazy R1, on style-mixed fakes with random noise;
+    G through D (D's weight gradients computed and discarded), lazy path length on half a batch, and
+    G's EMA with its ramp-up, parameter by parameter."""
+
+    def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, x: torch.Tensor):
+        super().__init__(cfg, G, D, x)
+        self.G_ema = copy.deepcopy(G).requires_grad_(False)
+        self.pl_mean = torch.zeros((), device=x.device)
+        self.g_updates = 0
+
+    def mixed_ws(self, z: torch.Tensor) -> torch.Tensor:
+        ws = self.G.mapping(z, update_w_avg=True)
+        if torch.rand(()) < self.cfg.stylegan2.style_mixing:
+            cutoff = int(torch.randint(1, ws.shape[1], ()))
+            ws = torch.cat([ws[:, :cutoff], self.G.mapping(torch.randn_like(z))[:, cutoff:]], 1)
+        return ws
+
+    def train_step(self) -> None:
+        n, dev, s = self.cfg.optim.batch_size, self.x.device, self.cfg.stylegan2
+        for _ in range(self.cfg.optim.d_steps):
+            real = self.x[torch.randint(len(self.x), (n,), device=dev)]
+            self.opt_d.zero_grad()
+            (self.loss.d_real(self.D(real)) + self.r1(real)).backward()
+            fake = self.G.synthesis(self.mixed_ws(torch.randn(n, self.cfg.model.z_dim, device=dev)))
+            self.loss.d_fake(self.D(fake.detach())).backward()
+            self.opt_d.step()
+            self.d_updates += 1
+        self.opt_g.zero_grad()
+        self.loss.g(self.D(fake)).backward()
+        if s.pl_weight > 0 and self.g_updates % s.pl_every == 0:
+            ws = self.mixed_ws(torch.randn(max(1, n // s.pl_batch_shrink), self.cfg.model.z_dim, device=dev))
+            pl, self.pl_mean = path_length_penalty(self.G.synthesis(ws), ws, self.pl_mean, s.pl_decay)
+            (pl * s.pl_weight * s.pl_every).backward()
+        self.opt_g.step()
+        self.g_updates += 1
+        half_life = min(s.ema_kimg * 1000, self.d_updates * n * s.ema_rampup) if s.ema_rampup > 0 else s.ema_kimg * 1000
+        beta = 0.5 ** (n / max(half_life, 1e-8))
+        with torch.no_grad():
+            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+                p_ema.copy_(p.lerp(p_ema, beta))
+            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+                b_ema.copy_(b)
+
+
+# The presets' recipes the reference loop can time, and its loop for each.
+REFERENCE_LOOPS = {"gan": ReferenceLoop, "stylegan2": StyleGAN2ReferenceLoop}
+
+
 @dataclass
 class SpeedRow:
     preset: str
@@ -192,8 +242,12 @@ def bench_preset(name: str, device: torch.device, iters: int, repeats: int, over
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp), progress=False)
         G, D = trainer.recipe.G, trainer.recipe.D
-        reference = ReferenceLoop(cfg, _plain_copy(G), _plain_copy(D),
-                                  trainer.data.floats().to(trainer.device), trainer.feed.labels, trainer.recipe.num_classes if trainer.recipe.conditional else 0)
+        x = trainer.data.floats().to(trainer.device)
+        if cfg.recipe == "stylegan2":
+            reference = StyleGAN2ReferenceLoop(cfg, _plain_copy(G), _plain_copy(D), x)
+        else:
+            reference = ReferenceLoop(cfg, _plain_copy(G), _plain_copy(D), x, trainer.feed.labels,
+                                      trainer.recipe.num_classes if trainer.recipe.conditional else 0)
         # The work gankit's own step does (it skips D's weight gradients in G's step, so it does
         # less than the reference); a compiled step hides its ops, so then the reference is counted.
         cycle = schedule_cycle(cfg)
@@ -283,7 +337,7 @@ def quality_race(minutes: float, seed: int = 0, n_eval: int = 5000) -> list[tupl
 
 
 def register(parser) -> None:
-    parser.add_argument("--presets", default="vanilla-mnist,dcgan-mnist,cgan-mnist,wgangp-mnist,hinge-mnist,ring",
+    parser.add_argument("--presets", default="vanilla-mnist,dcgan-mnist,cgan-mnist,wgangp-mnist,hinge-mnist,ring,stylegan2-mnist",
                         help="comma-separated presets whose nets are timed")
     parser.add_argument("--iters", type=int, default=20, help="iterations per timed repeat")
     parser.add_argument("--repeats", type=int, default=9, help="timed repeats of each loop, interleaved")
@@ -307,9 +361,9 @@ def run(args) -> int:
         if n not in preset_names():
             raise UserError(f"--presets: unknown preset '{n}'")
         recipe = load_config(n).recipe
-        if recipe != "gan":  # ReferenceLoop is the textbook noise-to-sample loop
-            raise UserError(f"--presets: '{n}' is a '{recipe}' preset; the reference loop times GANs that draw "
-                            f"from noise (recipe 'gan')")
+        if recipe not in REFERENCE_LOOPS:
+            raise UserError(f"--presets: '{n}' is a '{recipe}' preset; the reference loops time the recipes "
+                            f"{', '.join(REFERENCE_LOOPS)}")
     if args.iters < 1 or args.repeats < 1:
         raise UserError("--iters and --repeats must be at least 1")
     if args.write_docs:

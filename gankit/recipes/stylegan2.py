@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
 
 import torch
 import torch.nn as nn
@@ -23,6 +22,7 @@ from ..config import Config
 from ..data import Dataset
 from ..errors import UserError
 from ..nets import StyleGAN2Discriminator, StyleGAN2Generator
+from ..objectives import path_length_penalty
 from .gan import Batch, GANRecipe, unreduced
 from .options import GANOptions
 
@@ -85,12 +85,8 @@ class StyleGAN2Recipe(GANRecipe):
         """L_pl on batch / pl_batch_shrink latents; updates a."""
         n = max(1, len(z) // self.s.pl_batch_shrink)
         ws = self.mixed_ws(self.G, z[:n], None if labels is None else labels[:n])
-        img = self.G.synthesis(ws)
-        y = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
-        (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
-        lengths = grad.float().square().sum(2).mean(1).sqrt()
-        self.pl_mean = self.pl_mean.to(lengths.device).lerp(lengths.detach().mean(), self.s.pl_decay)
-        return (lengths - self.pl_mean).square().mean()
+        penalty, self.pl_mean = path_length_penalty(self.G.synthesis(ws), ws, self.pl_mean, self.s.pl_decay)
+        return penalty
 
     @property
     def g_updates(self) -> int:
