@@ -178,14 +178,17 @@ def test_speed_bench_averages_a_lazy_r1_over_its_cycle():
 def test_speed_bench_times_stylegan2_against_a_plain_loop_with_the_same_lazy_regularisers():
     import torch
 
-    from gankit.bench.speed import StyleGAN2ReferenceLoop, bench_preset, count_gflop
+    from gankit.bench.speed import StyleGAN2ReferenceLoop, bench_preset, count_gflop, schedule_cycle
     from gankit.configure import load_config
     from gankit.data import load_dataset
     from gankit.recipes.stylegan2 import StyleGAN2Recipe
 
     tiny = ["model.z_dim=8", "stylegan2.w_dim=8", "stylegan2.mapping_layers=2", "stylegan2.channel_base=64",
             "stylegan2.channel_max=8", "optim.batch_size=8", "data.limit=64", "train.device=cpu"]
-    row = bench_preset("stylegan2-mnist", torch.device("cpu"), iters=1, repeats=1, overrides=tiny)
+    # Whole cycles of both lazy regularisers are timed: 2 D updates for R1, 4 G updates for path length.
+    assert schedule_cycle(load_config("stylegan2-mnist", tiny + ["penalty.r1_every=2"])) == 4
+    row = bench_preset("stylegan2-mnist", torch.device("cpu"), iters=1, repeats=1,
+                       overrides=tiny + ["penalty.r1_every=2", "stylegan2.pl_every=2"])
     assert row.gankit_ips > 0 and row.reference_ips > 0 and row.gflop_per_iter > 0
     cfg = load_config("stylegan2-mnist", tiny)
     data = load_dataset(cfg.data)

@@ -221,12 +221,15 @@ def _peak_mem_mib(device: torch.device) -> float:
 
 
 def schedule_cycle(cfg: Config) -> int:
-    """Training iterations after which the step's work repeats: a lazy R1 penalty (penalty.r1_every)
-    makes one iteration in every cycle dearer, so FLOPs are averaged and time is taken over whole cycles."""
-    p = cfg.penalty
-    if not p.r1_gamma:
-        return 1
-    return p.r1_every // math.gcd(p.r1_every, cfg.optim.d_steps)
+    """Training iterations after which the step's work repeats: a lazy R1 penalty (penalty.r1_every
+    D updates) and StyleGAN2's lazy path length (stylegan2.pl_every G updates, one per iteration)
+    make some iterations dearer, so FLOPs are averaged and time is taken over whole cycles."""
+    p, cycle = cfg.penalty, 1
+    if p.r1_gamma:
+        cycle = p.r1_every // math.gcd(p.r1_every, cfg.optim.d_steps)
+    if cfg.recipe == "stylegan2" and cfg.stylegan2.pl_weight:
+        cycle = math.lcm(cycle, cfg.stylegan2.pl_every)
+    return cycle
 
 
 def _plain_copy(net: nn.Module) -> nn.Module:
