@@ -223,6 +223,9 @@ def test_data_channels_follow_the_data_and_one_line_says_what_is_trained(tmp_pat
     assert _tiny_train(tmp_path / "grey", "--data", str(tmp_path / "imgs"), "data.channels=1") == 0  # the user's choice wins
     assert "-> trained as 28x28 grey" in capsys.readouterr().err
     assert "channels: 1" in (tmp_path / "grey" / "run" / "config.yaml").read_text()
+    assert _tiny_train(tmp_path / "few", "--data", str(tmp_path / "imgs"), "data.limit=6", "data.held_out=1") == 0
+    assert "8 images, 16x16 RGB -> trained as 28x28 RGB (data.resolution=28; set data.resolution=16 to keep their size); " \
+           "6 of them train (data.limit=6, data.held_out=1)" in capsys.readouterr().err
 
 
 def test_a_set_smaller_than_the_batch_and_a_single_image_say_so(tmp_path, capsys):

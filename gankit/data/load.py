@@ -316,6 +316,9 @@ def describe(data: Dataset, cfg: DataConfig) -> str:
     native = max(w, h) if cfg.crop == "pad" else min(w, h)
     if native != cfg.resolution:
         line += f" (data.resolution={cfg.resolution}; set data.resolution={native} to keep their size)"
+    kept = [f"data.{key}={value:,}" for key, value in (("limit", cfg.limit), ("held_out", cfg.held_out)) if value]
+    if kept:
+        line += f"; {len(data.pixels):,} of them train ({', '.join(kept)})"
     if data.xflip:
         line += f", {len(data):,} with their mirror images"
     if len(data.pixels) == 1:
