@@ -14,7 +14,8 @@ from 0 to 1 within --ada-kimg thousand real images. Equal CPU time is set as ste
 CPU seconds per step (process time, one thread) are measured first, the five interleaved in one
 process so that the machine's state weighs on all alike; each run then trains for
 cpu_minutes * 60 / (seconds per step) steps, so that later load on the machine changes the wall
-clock but not what is trained. Scored by the domain Frechet distance (gankit's MNIST classifier
+clock but not what is trained (the wall minutes printed are the machine's, under whatever else ran).
+The calibration and the runs are kept in --work: the same command again only scores. Scored by the domain Frechet distance (gankit's MNIST classifier
 features) of 5,000 samples of each run's sampler against all 5,000 bundled digits; lower is better.
 The issue's target: ADA at most 0.6x the FD of the same net without it.
 """
@@ -71,6 +72,8 @@ def seconds_per_step(args) -> dict[str, float]:
 
 
 def train_and_score(job: tuple[str, int, str, list[str], str]) -> dict:
+    """Train one setting for its steps (a finished run of that length in its folder is kept, so a
+    second call only scores), then score its sampler."""
     name, steps, preset, ov, out = job
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
@@ -80,16 +83,16 @@ def train_and_score(job: tuple[str, int, str, list[str], str]) -> dict:
     from gankit.metrics.evaluate import evaluate_samples
 
     torch.set_num_threads(1)
-    cfg = load_config(preset, [*ov, f"train.steps={steps}", "train.minutes=0", f"train.sample_every={steps}",
-                               f"train.checkpoint_every={steps}"])
-    t0, c0 = time.monotonic(), time.process_time()
-    run = gankit.train(cfg, Path(out), progress=False)
-    wall, cpu = time.monotonic() - t0, time.process_time() - c0
-    fake, _ = gankit.load(run.dir).generate(5000, seed=0)
+    run_dir = Path(out)
+    done = (run_dir / "metrics.jsonl").is_file() and gankit.load(run_dir).step == steps
+    if not done:
+        cfg = load_config(preset, [*ov, f"train.steps={steps}", "train.minutes=0", f"train.sample_every={steps}",
+                                   f"train.checkpoint_every={steps}"])
+        gankit.train(cfg, run_dir, progress=False)
+    fake, _ = gankit.load(run_dir).generate(5000, seed=0)
     fd = evaluate_samples(fake, "mnist", ["fd"])["fd"]
-    last = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines() if '"step"' in line][-1]
-    return {"name": name, "steps": run.step, "fd": fd, "cpu_s": cpu, "wall_s": wall,
-            "ada_p": last.get("ada_p"), "rt": last.get("rt")}
+    last = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if '"loss_d"' in line][-1]
+    return {"name": name, "steps": steps, "fd": fd, "wall_s": last["time"], "ada_p": last.get("ada_p"), "rt": last.get("rt")}
 
 
 def main() -> int:
@@ -103,7 +106,16 @@ def main() -> int:
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    cost = seconds_per_step(args)
+    # The calibration is kept beside the runs: a second call with the same settings reuses it, and
+    # with it the finished runs (their step counts match), and only scores them again.
+    plan_file = work / "plan.json"
+    key = {"cpu_minutes": args.cpu_minutes, "ada_kimg": args.ada_kimg, "seed": args.seed}
+    plan = json.loads(plan_file.read_text()) if plan_file.is_file() else {}
+    if plan.get("key") == key:
+        cost = plan["seconds_per_step"]
+    else:
+        cost = seconds_per_step(args)
+        plan_file.write_text(json.dumps({"key": key, "seconds_per_step": cost}, indent=1))
     print(f"CPU seconds per step (one thread): " + ", ".join(f"{k} {v:.3f}" for k, v in cost.items()))
     jobs = []
     for name in SETTINGS:
@@ -115,11 +127,11 @@ def main() -> int:
     (work / "results.json").write_text(json.dumps(rows, indent=1))
     print(f"\n500 digits (data.limit=500), {args.cpu_minutes:g} CPU minutes each, ADA's p able to go 0 -> 1 in "
           f"{args.ada_kimg:g}k images; domain FD of 5,000 samples vs all 5,000 digits")
-    print(f"{'setting':<22}{'steps':>7}{'CPU min':>9}{'FD':>9}{'ADA p':>7}{'r_t':>7}")
+    print(f"{'setting':<22}{'steps':>7}{'wall min':>9}{'FD':>9}{'ADA p':>7}{'r_t':>7}")
     for r in rows:
         p = "-" if r["ada_p"] is None else f"{r['ada_p']:.2f}"
         rt = "-" if r["rt"] is None else f"{r['rt']:.2f}"
-        print(f"{r['name']:<22}{r['steps']:>7}{r['cpu_s'] / 60:>9.1f}{r['fd']:>9.2f}{p:>7}{rt:>7}")
+        print(f"{r['name']:<22}{r['steps']:>7}{r['wall_s'] / 60:>9.1f}{r['fd']:>9.2f}{p:>7}{rt:>7}")
     fd = {r["name"]: r["fd"] for r in rows}
     for net in ("stylegan2", "dcgan"):
         print(f"{net}: ADA / none = {fd[net + ' + ADA'] / fd[net]:.2f} (target at most 0.6)")

@@ -91,3 +91,16 @@ def test_eval_npz_with_torchscript_extractor(tmp_path, capsys):
     # No extractor fits 8x8 images by default; an npz needs --against.
     assert main(["eval", str(tmp_path / "s.npz"), "--against", "digits"]) == 2
     assert main(["eval", str(tmp_path / "s.npz")]) == 2
+
+
+def test_domain_metrics_take_digits_at_another_size_resized_to_the_classifier_s():
+    # A StyleGAN2 run draws 32x32 digits: reference and samples both go through the same resize to 28x28.
+    from gankit.config import DataConfig
+    from gankit.data import load_dataset
+    from gankit.metrics.evaluate import evaluate_samples
+
+    digits = load_dataset(DataConfig(source="mnist", resolution=32, channels=1)).floats()
+    assert digits.shape[1:] == (1, 32, 32)
+    same = evaluate_samples(digits[torch.randperm(5000, generator=torch.Generator().manual_seed(1))[:2000]], "mnist", ["fd"])
+    blurred = torch.nn.functional.avg_pool2d(digits[:2000], 5, 1, 2)
+    assert same["fd"] < 0.1 * evaluate_samples(blurred, "mnist", ["fd"])["fd"]

@@ -111,7 +111,9 @@ def load_classifier(progress: bool | None = None) -> DigitNet:
 
 
 class DomainExtractor:
-    """Features and class probabilities for (N, 1, 28, 28) images in [-1, 1]."""
+    """Features and class probabilities for (N, 1, S, S) images in [-1, 1]: 28x28 as they are, other
+    sizes (a StyleGAN2 run's 32x32) resized to 28x28 first, bilinear with antialiasing, the same for
+    samples and reference, which `reference` loads at the samples' size."""
 
     name = "mnist-classifier"
 
@@ -120,7 +122,13 @@ class DomainExtractor:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, batch: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"the MNIST classifier takes (N, 1, 28, 28) images, got {tuple(x.shape)}")
-        feats, probs = zip(*(self.net(x[i:i + batch].float()) for i in range(0, len(x), batch)))
+        if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != x.shape[3]:
+            raise ValueError(f"the MNIST classifier takes (N, 1, S, S) images, got {tuple(x.shape)}")
+        feats, probs = zip(*(self.net(self._at_28(x[i:i + batch].float())) for i in range(0, len(x), batch)))
         return torch.cat(feats), torch.cat(probs)
+
+    @staticmethod
+    def _at_28(x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] == 28:
+            return x
+        return F.interpolate(x, size=(28, 28), mode="bilinear", align_corners=False, antialias=True)

@@ -57,14 +57,14 @@ def reference(source: str, like: torch.Tensor) -> tuple[torch.Tensor, str]:
 
 def pick_extractor(sample: torch.Tensor, inception_weights: str | None = None, extractor: str | None = None):
     """A user's TorchScript file, else Inception (given its weights), else the MNIST classifier for
-    28x28 images with 1 or 3 channels; points need none."""
+    square images of 16x16 to 64x64 (resized to its 28x28) with 1 or 3 channels; points need none."""
     if extractor:
         return load_torchscript(extractor)
     if inception_weights:
         return ImageExtractor(load_inception(inception_weights), "inception-v3 (pytorch-fid weights)")
     if sample.dim() == 2:
         return None
-    if tuple(sample.shape[2:]) == (28, 28) and sample.shape[1] in (1, 3):
+    if sample.shape[2] == sample.shape[3] and 16 <= sample.shape[2] <= 64 and sample.shape[1] in (1, 3):
         return DomainExtractor()
     raise UserError(f"no built-in feature extractor for {sample.shape[1]}x{sample.shape[2]}x{sample.shape[3]} images: "
                     "pass --inception-weights PATH or --extractor FILE.pt")
