@@ -84,7 +84,7 @@ def train_and_score(job: tuple[str, int, str, list[str], str]) -> dict:
 
     torch.set_num_threads(1)
     run_dir = Path(out)
-    done = (run_dir / "metrics.jsonl").is_file() and gankit.load(run_dir).step == steps
+    done = (run_dir / "metrics.jsonl").is_file() and gankit.load(run_dir).meta["step"] == steps
     if not done:
         cfg = load_config(preset, [*ov, f"train.steps={steps}", "train.minutes=0", f"train.sample_every={steps}",
                                    f"train.checkpoint_every={steps}"])
