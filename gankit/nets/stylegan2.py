@@ -11,6 +11,7 @@ rate needs the run-time scale, so these layers are written on F.linear / F.conv2
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -26,46 +27,61 @@ def lrelu(x: Tensor) -> Tensor:
     return F.leaky_relu(x, 0.2) * SQRT2
 
 
-# Low-pass filtering with the separable [1, 3, 3, 1] / 8 binomial filter (StyleGAN2's). The filters are
-# written as sums of shifted slices along each axis in turn, not as depthwise
-# convolutions: on the CPU a depthwise convolution runs far below the speed of these few adds.
+# Low-pass filtering with the separable [1, 3, 3, 1] / 8 binomial filter (StyleGAN2's). Along one axis
+# a filter with zero padding (and a stride, or 2x zero insertion) is a linear map, so each is applied
+# as a small banded matrix on each side: M_h @ x @ M_w^T, two matrix products forwards and backwards.
+# On the CPU a depthwise convolution runs far below this speed, and so do sums of shifted slices
+# (each slice's backward fills a zero tensor): measured 3-10x slower on StyleGAN2's 8-32 px maps.
 
-def _pad_axis(x: Tensor, dim: int, before: int, after: int) -> Tensor:
-    pads = [0, 0] * (x.dim() - dim % x.dim() - 1) + [before, after]
-    return F.pad(x, pads)
-
-
-def _fir_axis(x: Tensor, dim: int, pad: int) -> Tensor:
-    """[1, 3, 3, 1] / 8 along `dim` over x zero-padded by `pad` each side ('valid' correlation)."""
-    xp = _pad_axis(x, dim, pad, pad)
-    n = xp.shape[dim] - 3
-    return (xp.narrow(dim, 0, n) + 3 * xp.narrow(dim, 1, n) + 3 * xp.narrow(dim, 2, n) + xp.narrow(dim, 3, n)) / 8
+FIR = (1 / 8, 3 / 8, 3 / 8, 1 / 8)
 
 
-def _up_axis(x: Tensor, dim: int) -> Tensor:
-    """2x along `dim`: zero insertion and the filter with gain 2, as polyphase sums: output 2m is
+@functools.lru_cache(maxsize=None)
+def _fir_matrix(n: int, pad: int, stride: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """(out, n): output j = sum_t FIR[t] x[stride j + t - pad], zeros outside x."""
+    out = (n + 2 * pad - len(FIR)) // stride + 1
+    m = torch.zeros(out, n, dtype=torch.float64)
+    for j in range(out):
+        for t, f in enumerate(FIR):
+            if 0 <= stride * j + t - pad < n:
+                m[j, stride * j + t - pad] += f
+    return m.to(device, dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _up_matrix(n: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """(2n, n): 2x zero insertion and the filter with gain 2, as polyphase weights: output 2m is
     (x[m-1] + 3 x[m]) / 4, output 2m+1 is (3 x[m] + x[m+1]) / 4, zeros beyond the border."""
-    n = x.shape[dim]
-    xp = _pad_axis(x, dim, 1, 1)
-    even = (xp.narrow(dim, 0, n) + 3 * x) / 4
-    odd = (3 * x + xp.narrow(dim, 2, n)) / 4
-    return torch.stack([even, odd], dim + 1 if dim >= 0 else dim).flatten(dim - 1 if dim < 0 else dim,
-                                                                           dim if dim < 0 else dim + 1)
+    m = torch.zeros(2 * n, n, dtype=torch.float64)
+    for i in range(n):
+        m[2 * i, i] = m[2 * i + 1, i] = 0.75
+        if i > 0:
+            m[2 * i, i - 1] = 0.25
+        if i + 1 < n:
+            m[2 * i + 1, i + 1] = 0.25
+    return m.to(device, dtype)
+
+
+def _both_axes(x: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+    return rows @ x @ cols.T
 
 
 def upsample2d(x: Tensor) -> Tensor:
     """2x upsampling by zero insertion and the low-pass filter (gain 4, so a constant stays constant)."""
-    return _up_axis(_up_axis(x, -1), -2)
+    h, w = x.shape[-2:]
+    return _both_axes(x, _up_matrix(h, x.device, x.dtype), _up_matrix(w, x.device, x.dtype))
 
 
 def downsample2d(x: Tensor) -> Tensor:
     """2x downsampling: the low-pass filter (zero padding 1), then every second pixel."""
-    return _fir_axis(_fir_axis(x, -1, 1)[..., ::2], -2, 1)[..., ::2, :]
+    h, w = x.shape[-2:]
+    return _both_axes(x, _fir_matrix(h, 1, 2, x.device, x.dtype), _fir_matrix(w, 1, 2, x.device, x.dtype))
 
 
 def blur(x: Tensor, pad: int) -> Tensor:
     """The low-pass filter over x zero-padded by `pad` each side."""
-    return _fir_axis(_fir_axis(x, -1, pad), -2, pad)
+    h, w = x.shape[-2:]
+    return _both_axes(x, _fir_matrix(h, pad, 1, x.device, x.dtype), _fir_matrix(w, pad, 1, x.device, x.dtype))
 
 
 class EqualLinear(nn.Module):
