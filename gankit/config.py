@@ -131,6 +131,13 @@ class TextConfig:
     compressed: int = 32  # the embedding's size after the compression layer, as G and D take it
     interp_weight: float = 1.0  # GAN-INT: weight of G's term on interpolated caption embeddings (0 = off)
     interp_beta: float = 0.5  # GAN-INT: the interpolation weight beta between two captions' embeddings
+    # Steps of the text encoder's pre-training on a joint image-text embedding before the GAN starts
+    # (DS-SJE, Reed et al. 2016), then frozen; 0 = no pre-training: the encoder is trained with D by
+    # D's loss alone (the former design, to compare).
+    pretrain_steps: int = 600
+    pretrain_batch: int = 128  # image-caption pairs per pre-training step (each pair's negatives are the others)
+    pretrain_lr: float = 1.0e-3  # Adam's learning rate for the pre-training
+    projection: bool = True  # D's logit adds a projection term of the embedding (Miyato & Koyama 2018)
 
 
 @dataclass
@@ -251,7 +258,7 @@ POSITIVE = (
     "model.d_layers", "model.maxout_pieces", "optim.batch_size", "optim.lr_g", "optim.lr_d",
     "optim.d_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.grid_size", "srgan.blocks", "remedies.pack", "translation.d_layers", "translation.unet_depth", "evaluation.num_samples", "penalty.r1_every",
-    "text.word_dim", "text.embed_dim", "text.compressed",
+    "text.word_dim", "text.embed_dim", "text.compressed", "text.pretrain_batch", "text.pretrain_lr",
     "stylegan2.w_dim", "stylegan2.mapping_layers", "stylegan2.channel_base", "stylegan2.channel_max",
     "stylegan2.mbstd_group", "stylegan2.pl_every", "stylegan2.pl_batch_shrink", "remedies.ada_kimg",
 )
@@ -262,7 +269,7 @@ NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match",
                 "data.limit", "data.held_out", "data.labelled", "data.label_seed",
                 "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
                 "remedies.minibatch_disc", "remedies.unrolled_steps", "penalty.gp_weight", "penalty.r1_gamma",
-                "penalty.clip", "evaluation.every", "text.interp_weight",
+                "penalty.clip", "evaluation.every", "text.interp_weight", "text.pretrain_steps",
                 "stylegan2.pl_weight", "stylegan2.ema_kimg", "stylegan2.ema_rampup")
 
 

@@ -61,9 +61,10 @@ class ConditionalStyleSampler(Sampler):
 
 class PaddedTextEncoder(nn.Module):
     """The text encoder's bidirectional GRU over padded word indices (N, L), without
-    pack_padded_sequence, which neither exporter takes: the forward direction's state is read at
-    each caption's last word, and the backward direction runs over each caption reversed in place
-    (its padding left at the end), so both are the states the packed GRU ends in."""
+    pack_padded_sequence, which neither exporter takes: the forward direction runs over the padded
+    captions and the backward one over each caption reversed in place (its padding left at the end),
+    and each direction's outputs at the caption's words are averaged, as the packed encoder averages
+    its outputs (a mean does not depend on the order of the words it averages)."""
 
     def __init__(self, encoder: nn.Module):
         super().__init__()
@@ -76,13 +77,14 @@ class PaddedTextEncoder(nn.Module):
                 getattr(direction, f"{name}_l0").data.copy_(getattr(gru, f"{name}_l0{suffix}").data)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        lengths = (tokens != 0).sum(1, keepdim=True).clamp_min(1)  # (N, 1), as the packed encoder counts
+        words = tokens != 0
+        lengths = words.sum(1, keepdim=True).clamp_min(1)  # (N, 1), as the packed encoder counts
         position = torch.arange(tokens.shape[1], device=tokens.device).unsqueeze(0)
         reversed_in_place = tokens.gather(1, torch.where(position < lengths, lengths - 1 - position, position))
-        last = (lengths - 1).unsqueeze(2).expand(-1, 1, self.forwards.hidden_size)
         ahead, _ = self.forwards(self.embed(tokens))
         back, _ = self.backwards(self.embed(reversed_in_place))
-        return torch.cat([ahead.gather(1, last), back.gather(1, last)], 2).squeeze(1)
+        mask = words.unsqueeze(2).to(ahead.dtype)  # a caption's words are its first `length` positions, both ways
+        return (torch.cat([ahead, back], 2) * mask).sum(1) / lengths.to(ahead.dtype)
 
 
 class TextSampler(Sampler):

@@ -10,8 +10,9 @@ The records (written by train/loop.py and train/probe.py) hold per log step: `lo
 and `d_fake` (probabilities for the nonsat/minimax losses, raw scores otherwise), `rt` =
 E[sign(D's logit on a real)], with data.held_out also `rt_heldout` and `rv` (ADA's overfitting
 ratio), `ada_p` when ADA runs; evaluation records `{"step", "eval": {...}}`; `{"step", "diverged"}`
-when training stopped on a non-finite loss or weight and `{"step", "rolled_back"}` when guard.rollbacks
-went back. Why each threshold is what it is: docs/doctor.md.
+when training stopped on a non-finite loss or weight, `{"step", "rolled_back"}` when guard.rollbacks
+went back, and `{"step": 0, "pretrain": {...}}` for a stage before the GAN (text2img). Why each threshold
+is what it is: docs/doctor.md.
 """
 
 from __future__ import annotations

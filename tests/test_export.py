@@ -23,7 +23,7 @@ STYLEGAN2 = [o for o in SMALL if not o.startswith("model.")] + [
     "model.z_dim=8", "stylegan2.w_dim=8", "stylegan2.mapping_layers=2", "stylegan2.channel_base=64", "stylegan2.channel_max=8"]
 
 
-TEXT = SMALL + ["model.z_dim=8", "text.word_dim=8", "text.embed_dim=8", "text.compressed=4"]
+TEXT = SMALL + ["model.z_dim=8", "text.word_dim=8", "text.embed_dim=8", "text.compressed=4", "text.pretrain_steps=4"]
 
 
 @pytest.fixture(scope="module", params=["dcgan-mnist", "cgan-mnist", "stylegan2-mnist", "text-mnist"])
@@ -82,7 +82,7 @@ def test_the_export_equals_pytorchs_sampler_at_batch_1_and_64(run, tmp_path, fmt
 
 
 def test_the_exported_text_encoder_ends_where_the_packed_one_does():
-    """Captions of every length, padded to one: the unpacked GRU's states equal pack_padded_sequence's."""
+    """Captions of every length, padded to one: the unpacked GRU's mean outputs equal pack_padded_sequence's."""
     torch.manual_seed(0)
     encoder = TextEncoder(vocab_size=12, word_dim=5, dim=6)
     tokens = torch.tensor([[3, 1, 4, 1, 5, 9], [2, 6, 0, 0, 0, 0], [7, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]])

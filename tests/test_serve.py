@@ -58,7 +58,7 @@ def styled(tmp_path_factory):
     specs = {"style": ("stylegan2-mnist", ["model.z_dim=8", "stylegan2.w_dim=8", "stylegan2.mapping_layers=2",
                                            "stylegan2.channel_base=64", "stylegan2.channel_max=8", "train.grid_size=4"]),
              "text": ("text-mnist", ["model.g_width=8", "model.d_width=8", "model.z_dim=8", "text.word_dim=8",
-                                     "text.embed_dim=8", "text.compressed=4", "train.grid_size=4"])}
+                                     "text.embed_dim=8", "text.compressed=4", "text.pretrain_steps=4", "train.grid_size=4"])}
     common = ["optim.batch_size=8", "data.limit=64", "train.steps=2", "train.log_every=1", "train.sample_every=100",
               "train.checkpoint_every=100"]
     return {name: load(train(load_config(preset, common + extra), root / name, progress=False).dir)

@@ -1,5 +1,7 @@
 """Text-to-image: the caption writer and its attribute measures, the caption readers, the vocabulary's
-unknown-word rule, the matching-aware D's three terms, and `gankit sample --text` on a tiny run."""
+unknown-word rule, the matching-aware D's three terms, the text encoder's pre-training (its joint
+embedding's loss, matching pairs above mismatched, frozen in the GAN, kept by checkpoints and exact
+resume), and `gankit sample --text` on a tiny run."""
 
 import json
 import math
@@ -19,7 +21,7 @@ from gankit.data.captions import Vocabulary, read_captioned_folder, words
 from gankit.errors import UserError
 from gankit.objectives import LOSSES
 from gankit.recipes import Batch, build_recipe
-from gankit.recipes.text2img import matching_aware_d_loss
+from gankit.recipes.text2img import joint_embedding_loss, matching_aware_d_loss
 
 
 def bar(width: int, lean: int = 0, top: int = 4, bottom: int = 24, left: int = 12) -> np.ndarray:
@@ -102,7 +104,7 @@ def test_sentence_embedding_ignores_padding_and_sees_every_word():
     padded = encoder(torch.tensor([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]]))
     torch.testing.assert_close(padded[0], encoder(torch.tensor([[1, 2, 3]]))[0])
     torch.testing.assert_close(padded[1], encoder(torch.tensor([[4, 5]]))[0])
-    # the first word still counts after five more: the backward direction ends on it
+    # the first word still counts after five more (its outputs, both ways, are in the mean)
     a, b = encoder(torch.tensor([[1, 7, 7, 7, 7, 7], [2, 7, 7, 7, 7, 7]]))
     assert (a - b).abs().max() > 1e-2
 
@@ -130,7 +132,7 @@ def _text_cfg(source, *extra):
     return load_config("text-mnist", [f"data.source={source}", "model.g_width=8", "model.d_width=8", "model.z_dim=8",
                                       "text.word_dim=8", "text.embed_dim=8", "text.compressed=4", "optim.batch_size=8",
                                       "train.steps=4", "train.log_every=2", "train.sample_every=4",
-                                      "train.checkpoint_every=4", "train.grid_size=4", *extra])
+                                      "train.checkpoint_every=4", "train.grid_size=4", "text.pretrain_steps=8", *extra])
 
 
 @pytest.mark.parametrize("spectral_norm", [True, False])
@@ -156,6 +158,105 @@ def test_recipe_d_loss_pairs_real_wrong_and_fake_texts(tmp_path, spectral_norm):
     expected = matching_aware_d_loss(LOSSES["nonsat"], real_right, real_wrong, D(fake, wrong))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert set(stats) == {"loss_d", "d_real", "d_wrong", "d_fake"}
+
+
+def test_joint_embedding_loss_is_symmetric_and_leaves_out_identical_captions():
+    tokens = torch.tensor([[1, 2], [3, 4], [5, 6]])
+    e = torch.eye(3)
+    loss, top1 = joint_embedding_loss(e, e, tokens, temperature=0.5)
+    # each image's own caption scores 1 / 0.5 = 2, the two others 0: -log(e^2 / (e^2 + 2)) both ways
+    assert loss.item() == pytest.approx(-math.log(math.exp(2) / (math.exp(2) + 2)), rel=1e-5) and top1.item() == 1.0
+    loss, top1 = joint_embedding_loss(e, e.roll(1, 0), tokens, temperature=0.5)  # each image nearest another's caption
+    assert loss.item() == pytest.approx(-math.log(1 / (math.exp(2) + 2)), rel=1e-5) and top1.item() == 0.0
+    # pairs 0 and 2 share their words: neither is the other's negative, so their softmaxes have two
+    # terms (pair 1's keeps three)
+    same = torch.tensor([[1, 2], [3, 4], [1, 2]])
+    loss, _ = joint_embedding_loss(e, e, same, temperature=0.5)
+    two, three = math.log1p(math.exp(-2)), math.log1p(2 * math.exp(-2))
+    assert loss.item() == pytest.approx((2 * two + three) / 3, rel=1e-5)
+
+
+def test_pretraining_makes_matching_pairs_score_above_mismatched(tmp_path):
+    folder = _captioned_folder(tmp_path / "c")
+    data = load_dataset(DataConfig(source=str(folder)))
+    torch.manual_seed(0)
+    recipe = build_recipe(_text_cfg(str(folder), "text.pretrain_steps=150", "text.pretrain_lr=3e-3"), data)
+    before = {k: v.clone() for k, v in recipe.encoder.state_dict().items()}
+    report = recipe.pretrain(data, torch.device("cpu"), seed=4)
+    assert report["steps"] == 150 and report["batch"] == 16 and report["loss_last"] < report["loss_first"]
+    assert any(not torch.equal(before[k], v) for k, v in recipe.encoder.state_dict().items())
+    assert not any(p.requires_grad for p in recipe.encoder.parameters())  # frozen again for the GAN
+    with torch.no_grad():
+        img = torch.nn.functional.normalize(recipe.image_encoder(data.take(torch.arange(16))), dim=1)
+        txt = torch.nn.functional.normalize(recipe.encoder(recipe.tokens), dim=1)
+    scores = img @ txt.T
+    different = ~(recipe.tokens[:, None] == recipe.tokens[None]).all(-1)  # pairs whose captions differ
+    assert scores.diag().mean() > scores[different].mean() + 0.3
+    # Each image's best caption names its width and lean (the folder's strokes do not show the digit
+    # word: d00 and d09 are one stroke under a seven's caption and a one's). Chance: 2 in 16.
+    shown = lambda i: (i % 3, (i // 3) % 3)  # noqa: E731  (width, lean) of d{i}, as _captioned_folder draws it
+    assert [shown(j) for j in scores.argmax(1).tolist()] == [shown(i) for i in range(16)]
+    # the same seed pre-trains the same encoder
+    torch.manual_seed(0)
+    again = build_recipe(_text_cfg(str(folder), "text.pretrain_steps=150", "text.pretrain_lr=3e-3"), data)
+    again.pretrain(data, torch.device("cpu"), seed=4)
+    for k, v in again.encoder.state_dict().items():
+        assert torch.equal(v, recipe.encoder.state_dict()[k])
+
+
+def _weights(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_pretrained_encoder_stays_frozen_in_the_gan_and_its_checkpoint_restores_it(tmp_path):
+    folder = _captioned_folder(tmp_path / "c")
+    cfg = _text_cfg(str(folder), "train.checkpoint_every=2")
+    run = gankit.train(cfg, tmp_path / "run", progress=False)
+    record = json.loads((run.dir / "metrics.jsonl").read_text().splitlines()[0])
+    assert record["step"] == 0 and record["pretrain"]["steps"] == 8
+    # The pre-trained encoder as the run began its GAN: pre-training is drawn from the seed alone.
+    torch.manual_seed(cfg.train.seed)
+    data = load_dataset(cfg.data)
+    fresh = build_recipe(cfg, data)
+    initial_d = _weights(fresh.D)
+    fresh.pretrain(data, torch.device("cpu"), cfg.train.seed + 4)
+    pretrained = _weights(fresh.encoder)
+    assert any(not torch.equal(v, initial_d[f"encoder.{k}"]) for k, v in pretrained.items())  # it did train
+    trained = _weights(run.recipe.encoder)
+    assert trained.keys() == pretrained.keys()
+    for k in trained:  # four GAN steps left it as pre-trained
+        assert torch.equal(trained[k], pretrained[k]), k
+    assert not any(p.requires_grad for p in run.recipe.encoder.parameters())
+    assert all(p.requires_grad for n, p in run.recipe.D.named_parameters() if not n.startswith("encoder."))
+    d_now = _weights(run.recipe.D)
+    assert not torch.equal(d_now["head.weight"], initial_d["head.weight"])  # the rest of D did train
+    # The checkpoint holds it: a loaded model, and step 2's checkpoint resumed to step 4, carry it on.
+    loaded = gankit.load(run.dir)
+    for k, v in _weights(loaded.recipe.encoder).items():
+        assert torch.equal(v, pretrained[k])
+    from gankit.train.loop import resume
+    from faultkit import metrics
+
+    half = gankit.train(_text_cfg(str(folder), "train.checkpoint_every=2", "train.steps=2"), tmp_path / "half", progress=False)
+    resumed = resume(half.dir, progress=False, steps=4)
+    for name in ("G", "D", "G_ema"):
+        got, want = _weights(getattr(resumed.recipe, name)), _weights(getattr(run.recipe, name))
+        for k in want:
+            assert torch.equal(got[k], want[k]), f"{name}.{k}"
+    drop = ("time", "images_per_s", "pretrain")
+    assert metrics(resumed.dir, drop) == metrics(run.dir, drop)
+
+
+def test_joint_training_without_pretraining_trains_the_encoder_with_d(tmp_path):
+    """text.pretrain_steps=0: the former design, kept to compare; D's loss reaches the encoder."""
+    folder = _captioned_folder(tmp_path / "c")
+    data = load_dataset(DataConfig(source=str(folder)))
+    recipe = build_recipe(_text_cfg(str(folder), "text.pretrain_steps=0"), data)
+    assert recipe.pretrain(data, torch.device("cpu"), seed=4) == {} and recipe.image_encoder is None
+    gen = torch.Generator().manual_seed(0)
+    batch = Batch(real=data.take(torch.arange(4)), labels=recipe.tokens[:4], z=recipe.sample_z(4, gen), fake_labels=recipe.tokens[4:8])
+    recipe.d_backward(batch)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in recipe.encoder.parameters())
 
 
 def test_text_recipe_needs_captions(tmp_path):

@@ -9,12 +9,12 @@ from .remedies import ConditionalGenerator, Critic, flatten_features
 from .stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from .srresnet import SRDiscriminator, SRResNet, downsample
 from .ssgan import SSGANDiscriminator, SSGANGenerator
-from .text import TextDiscriminator, TextEncoder, TextGenerator
+from .text import ImageEncoder, TextDiscriminator, TextEncoder, TextGenerator
 from .translation import PatchDiscriminator, ResnetGenerator, UNetGenerator, receptive_field
 
 __all__ = ["DCGANDiscriminator", "DCGANGenerator", "Encoder", "dcgan_init", "MLPDiscriminator", "MLPGenerator",
            "ConditionalGenerator", "Critic", "flatten_features", "SRDiscriminator", "SRResNet", "downsample",
-           "TextDiscriminator", "TextEncoder", "TextGenerator",
+           "ImageEncoder", "TextDiscriminator", "TextEncoder", "TextGenerator",
            "PatchDiscriminator", "ResnetGenerator", "UNetGenerator", "receptive_field",
            "StyleGAN2Discriminator", "StyleGAN2Generator",
            "SSGANDiscriminator", "SSGANGenerator"]

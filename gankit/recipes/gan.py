@@ -49,8 +49,10 @@ def unreduced(module: nn.Module) -> contextlib.AbstractContextManager:
 
 @contextlib.contextmanager
 def frozen(module: nn.Module):
-    """A context in which `module`'s weights take no gradient (G's step through a frozen D)."""
-    params = list(module.parameters())
+    """A context in which `module`'s weights take no gradient (G's step through a frozen D). Each
+    weight gets back the flag it had: one frozen for the whole run (text2img's pre-trained text
+    encoder inside D) stays frozen."""
+    params = [p for p in module.parameters() if p.requires_grad]
     for p in params:
         p.requires_grad_(False)
     try:

@@ -15,10 +15,16 @@ real and to match:
 
     L_G = loss.g(D(G(z, e), e)) + interp_weight * loss.g(D(G(z, e_int), e_int)).
 
-The text encoder is trained jointly with D, by D's loss alone, rather than pre-trained: the
-matching-aware loss is itself the image-text matching objective that Reed et al. pre-train their
-encoder on, and trained here it needs no second model or stage. G takes the embedding as given (it
-is detached for G, and D's weights are frozen in G's step).
+The text encoder is pre-trained, as Reed et al. do, and then kept fixed (`text.pretrain_steps` > 0):
+before the GAN's first step, it and a small image encoder are trained on a joint image-text
+embedding (DS-SJE, Reed et al. 2016, "Learning deep representations of fine-grained visual
+descriptions"): over a batch of image-caption pairs, each image has to pick its own caption among
+the batch's captions by cosine score, and each caption its own image (`joint_embedding_loss`). The
+image encoder is then dropped; the text encoder's weights stay in D (so the checkpoint holds them)
+and take no gradient in the GAN. Pre-training is what makes the digit word count: trained by D's
+loss alone (`text.pretrain_steps=0`, kept to compare), the encoder learnt which words matter too
+slowly, and G drew any digit for any digit word (docs/text-to-image.md). G takes the embedding as
+given in either case (it is detached for G, and D's weights are frozen in G's step).
 """
 
 from __future__ import annotations
@@ -28,13 +34,14 @@ import copy
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..config import Config
 from ..data import Dataset
 from ..data.captions import Vocabulary
 from ..errors import UserError
-from ..nets import TextDiscriminator, TextGenerator, dcgan_init
+from ..nets import ImageEncoder, TextDiscriminator, TextGenerator, dcgan_init
 from ..objectives import LOSSES, Loss
 from .gan import Batch, GANRecipe, merge_stats
 from .options import GANOptions
@@ -46,6 +53,28 @@ def matching_aware_d_loss(loss: Loss, real_right: Tensor, real_wrong: Tensor, fa
     """D's three terms from its logits for (real image, right text), (real image, wrong text) and
     (fake image, right text): the first scored as real, the other two as fake and averaged."""
     return loss.d_real(real_right) + 0.5 * (loss.d_fake(real_wrong) + loss.d_fake(fake_right))
+
+
+# The joint embedding's scores are cosine similarities divided by this temperature: 0.1 lets a
+# softmax over a batch of 128 put nearly all its weight on one pair (a cosine 0.5 above the rest is a
+# factor e^5), where raw cosines would leave it close to uniform.
+TEMPERATURE = 0.1
+
+
+def joint_embedding_loss(image_emb: Tensor, text_emb: Tensor, tokens: Tensor,
+                         temperature: float = TEMPERATURE) -> tuple[Tensor, Tensor]:
+    """The symmetric objective of the joint embedding over a batch of n image-caption pairs (DS-SJE's
+    two directions, as a softmax over the batch): pair i's image classifies which of the n captions is
+    its own, and its caption which of the n images; the two cross-entropies averaged. Another pair
+    whose caption has the very same words as pair i's is no negative of it: it is left out of both
+    softmaxes. Returns (loss, the share of images whose own caption scores highest)."""
+    scores = F.normalize(image_emb, dim=1) @ F.normalize(text_emb, dim=1).T / temperature
+    n = len(scores)
+    own = torch.arange(n, device=scores.device)
+    same = (tokens[:, None] == tokens[None]).all(-1) & ~torch.eye(n, dtype=torch.bool, device=scores.device)
+    scores = scores.masked_fill(same, float("-inf"))
+    loss = 0.5 * (F.cross_entropy(scores, own) + F.cross_entropy(scores.T, own))
+    return loss, (scores.argmax(1) == own).float().mean()
 
 
 class TextToImageRecipe(GANRecipe):
@@ -81,7 +110,7 @@ class TextToImageRecipe(GANRecipe):
         self.G = TextGenerator(m.z_dim, t.embed_dim, t.compressed, resolution, channels, m.g_width, m.g_refine)
         # Batch norm in D unless spectrally normalised, as in the DCGAN.
         self.D = TextDiscriminator(len(self.vocabulary), t.word_dim, t.embed_dim, t.compressed, resolution, channels,
-                                   m.d_width, batch_norm=not m.spectral_norm)
+                                   m.d_width, batch_norm=not m.spectral_norm, projection=t.projection)
         # DCGAN's N(0, 0.02) init for the image layers; the text layers keep PyTorch's own (the encoder's
         # GRU and embeddings, the compression layers), so that the text features are not small beside
         # the image features they are joined to (docs/text-to-image.md).
@@ -92,6 +121,13 @@ class TextToImageRecipe(GANRecipe):
                 if isinstance(module, torch.nn.Conv2d):
                     spectral_norm(module)
         self.encoder = self.D.encoder  # kept apart from D, which distributed training wraps
+        # A pre-trained encoder takes no gradient in the GAN (frozen before distributed training wraps
+        # D, so that D's reducer never waits for it): D's optimiser holds its weights but, without
+        # gradients, leaves them as they are.
+        self.frozen_encoder = t.pretrain_steps > 0
+        self.image_encoder: torch.nn.Module | None = None  # the joint embedding's image side, once pre-trained
+        if self.frozen_encoder:
+            self.encoder.requires_grad_(False)
         # A D with batch statistics scores real pairs and fakes in passes of their own: G's step shows it
         # fakes alone, and statistics of a mixed batch would let it score the same fakes apart (measured:
         # D(G(z)) 0.001 in D's step, 0.98 in G's, after 450 steps of text-mnist with one mixed pass).
@@ -100,6 +136,47 @@ class TextToImageRecipe(GANRecipe):
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if self.opt.ema > 0 else None
 
     # ---- what the loop calls ---------------------------------------------------------------
+    def pretrain(self, data: Dataset, device: torch.device, seed: int) -> dict:
+        """The text encoder's pre-training (`text.pretrain_steps` steps of `joint_embedding_loss`),
+        which the loop runs once before a fresh run's first GAN step. Everything it draws comes from
+        `seed` (the image encoder's initialisation and the batches), under a forked global random
+        state, so the GAN that follows draws what it would without it. Returns what the loop logs."""
+        t = self.text
+        if not t.pretrain_steps:
+            return {}
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            images = ImageEncoder(data.resolution, data.channels, self.cfg.model.d_width, t.embed_dim).to(device)
+            gen = torch.Generator().manual_seed(seed)
+            tokens = self.tokens.to(device)
+            self.encoder.requires_grad_(True)
+            opt = torch.optim.Adam([*self.encoder.parameters(), *images.parameters()], lr=t.pretrain_lr)
+            n, first, last = min(t.pretrain_batch, len(data)), [], []
+            window = max(1, min(50, t.pretrain_steps // 2))  # steps averaged for the first and last figures
+            try:
+                for step in range(t.pretrain_steps):
+                    idx = torch.randperm(len(data), generator=gen)[:n]
+                    caption = tokens[data.rows(idx).to(device)]
+                    with self.autocast():
+                        loss, accuracy = joint_embedding_loss(images(data.take(idx).to(device)), self.encoder(caption), caption)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    if step < window:
+                        first.append(torch.stack([loss.detach(), accuracy]))
+                    if step >= t.pretrain_steps - window:
+                        last.append(torch.stack([loss.detach(), accuracy]))
+            finally:
+                self.encoder.requires_grad_(False)
+                self.encoder.zero_grad(set_to_none=True)
+        # Kept for inspection (the tests score pairs with it); no checkpoint holds it, as nothing after
+        # the pre-training uses it.
+        self.image_encoder = images.requires_grad_(False)
+        (loss0, acc0), (loss1, acc1) = torch.stack(first).mean(0).tolist(), torch.stack(last).mean(0).tolist()
+        return {"what": "text encoder (joint image-text embedding)", "steps": t.pretrain_steps, "batch": n,
+                "loss_first": round(loss0, 4), "loss_last": round(loss1, 4),
+                "top1_first": round(acc0, 4), "top1_last": round(acc1, 4)}  # top1: share of images whose own caption scores highest
+
     def real_labels(self, data: Dataset) -> Tensor:
         """What a real batch carries beside its images: its captions' word indices."""
         return self.tokens
@@ -113,7 +190,8 @@ class TextToImageRecipe(GANRecipe):
         return self._tokens_on[device][idx]
 
     def text_embedding(self, tokens: Tensor) -> Tensor:
-        """Sentence embeddings (N, embed_dim) of word indices, as G takes them: no gradient to the encoder."""
+        """Sentence embeddings (N, embed_dim) of word indices, as G (and D, when the encoder is
+        pre-trained and frozen) takes them: no gradient to the encoder."""
         with torch.no_grad():
             return self.encoder(tokens)
 
@@ -135,7 +213,8 @@ class TextToImageRecipe(GANRecipe):
         captions, drawn independently of the real batch."""
         fake = (self.fakes_for_d(batch) if fake is None else fake).detach()
         n = len(batch.real)
-        right, other = self.encoder(torch.cat([batch.labels, batch.fake_labels])).split(n)
+        encode = self.text_embedding if self.frozen_encoder else self.encoder
+        right, other = encode(torch.cat([batch.labels, batch.fake_labels])).split(n)
         if self.joint_d:
             logits = self.D(torch.cat([batch.real, batch.real, fake]), torch.cat([right, other, other]))
         else:

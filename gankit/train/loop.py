@@ -220,6 +220,20 @@ class Trainer:
         return f"the last good checkpoint '{last}' is intact" if last.exists() else "no checkpoint was written"
 
     # ---- the loop -------------------------------------------------------------------------
+    def pretrain(self) -> None:
+        """A recipe's stage before its GAN (text2img: the text encoder's joint embedding), run on every
+        rank alike from the run's seed; what it reports goes into metrics.jsonl as step 0's record."""
+        pretrain = getattr(self.recipe, "pretrain", None)
+        if pretrain is None:
+            return
+        began = time.monotonic()
+        report = pretrain(self.data, self.device, self.cfg.train.seed + 4)
+        if report and self.dist.is_main:
+            report["seconds"] = round(time.monotonic() - began, 2)
+            self.append_record({"step": 0, "pretrain": report})
+            figures = ", ".join(f"{k} {v}" for k, v in report.items() if k != "what")
+            print(f"gankit: pre-trained the {report['what']}: {figures}", file=sys.stderr)
+
     def fit(self) -> Run:
         t = self.cfg.train
         main = self.dist.is_main  # only rank 0 writes
@@ -227,6 +241,9 @@ class Trainer:
         if main:
             self.dir.mkdir(parents=True, exist_ok=True)
             (self.dir / "config.yaml").write_text(dump_yaml(self.cfg))
+        if self.step == 0:  # a fresh run; a resumed one has the stage's result in its checkpoint
+            self.pretrain()
+        if main:
             self.live = LiveReport(self.dir, self.cfg.data.source)  # report.html, toy snapshots, TensorBoard
             self.live.on_start(self.step, self.recipe, self.device)
         start = time.monotonic() - self.elapsed
