@@ -7,7 +7,10 @@ slant and size levels) in a phrasing, scores them against the image with the pre
 text encoders (cosine), and reports how often the image's own digit scores highest (chance 10%).
 Phrasings: two training ones and the one held out of training. It is a quick look at whether the
 fixed embedding G and D condition on can tell the digits apart in an unseen phrasing: the GAN cannot
-follow what the embedding does not hold.
+follow what the embedding does not hold. Then, for every caption the held-out phrasing can write, it
+asks whether the nearest of the training phrasings' captions (Euclidean distance, on the raw and on
+unit-length embeddings) names the same digit: whether the held-out embeddings land beside training
+ones of the same content, where G was trained.
 
     OMP_NUM_THREADS=1 python benchmarks/text_encoder.py [KEY=VALUE ...]   (e.g. text.pretrain_steps=1500)
 """
@@ -46,6 +49,25 @@ def main(overrides: list[str]) -> None:
             txt = F.normalize(recipe.encoder(recipe.vocabulary.encode(captions)), dim=1).view(n, 10, -1)
             picked = (txt * img[:, None]).sum(-1).argmax(1)
             print(f"[{name}] '{phrasing}': own digit scores highest for {(picked == data.labels[:n]).float().mean():.3f}")
+        # Where a held-out caption's embedding lands among the training phrasings' (every caption the
+        # four training phrasings can write, any levels): does its nearest one by Euclidean distance name
+        # the same digit, and has it the same levels too, on the raw embeddings and on unit-length ones?
+        combos = [(d, t, s, z) for d in range(10) for t in range(3) for s in range(3) for z in range(3)]
+        train = sorted({(dc.write_caption(*c, p), c[0]) for c in combos for p in dc.TEMPLATES})
+        train_emb = recipe.encoder(recipe.vocabulary.encode([c for c, _ in train]))
+        train_digit = torch.tensor([d for _, d in train])
+        held = recipe.encoder(recipe.vocabulary.encode([dc.write_caption(*c, dc.HELD_OUT) for c in combos]))
+        held_digit = torch.tensor([c[0] for c in combos])
+        print(f"embedding norms: training phrasings {train_emb.norm(dim=1).mean():.3f} +- {train_emb.norm(dim=1).std():.3f}, "
+              f"held-out {held.norm(dim=1).mean():.3f} +- {held.norm(dim=1).std():.3f}")
+        for kind, f in (("raw", lambda e: e), ("unit length", lambda e: F.normalize(e, dim=1))):
+            dist = torch.cdist(f(held), f(train_emb))
+            nearest = dist.argmin(1)
+            same = (train_digit[:, None] == held_digit[None]).T  # (held, train): training captions of the same digit
+            own = dist.masked_fill(~same, float("inf")).min(1).values.mean() / dist.mean()
+            print(f"[held-out phrasing, {kind}] nearest training caption names the same digit: "
+                  f"{(train_digit[nearest] == held_digit).float().mean():.3f}; distance to the nearest same-digit "
+                  f"caption / mean distance {own:.3f}")
 
 
 if __name__ == "__main__":

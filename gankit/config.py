@@ -127,7 +127,7 @@ class TextConfig:
     """Text-to-image (recipe text2img; Reed et al. 2016, GAN-INT-CLS)."""
 
     word_dim: int = 32  # size of each word's embedding
-    embed_dim: int = 64  # size of the sentence embedding (a bidirectional GRU's two final states, half each; even)
+    embed_dim: int = 64  # size of the sentence embedding (the mean of a bidirectional GRU's outputs, half each way; even)
     compressed: int = 32  # the embedding's size after the compression layer, as G and D take it
     interp_weight: float = 1.0  # GAN-INT: weight of G's term on interpolated caption embeddings (0 = off)
     interp_beta: float = 0.5  # GAN-INT: the interpolation weight beta between two captions' embeddings
@@ -138,6 +138,9 @@ class TextConfig:
     pretrain_batch: int = 128  # image-caption pairs per pre-training step (each pair's negatives are the others)
     pretrain_lr: float = 1.0e-3  # Adam's learning rate for the pre-training
     projection: bool = True  # D's logit adds a projection term of the embedding (Miyato & Koyama 2018)
+    # Std of Gaussian noise added to each number of the sentence embedding that G takes in training
+    # (not D, which judges G's image against the caption's own embedding; not in sampling); 0 = none.
+    embed_noise: float = 0.0
 
 
 @dataclass
@@ -263,7 +266,7 @@ POSITIVE = (
     "stylegan2.mbstd_group", "stylegan2.pl_every", "stylegan2.pl_batch_shrink", "remedies.ada_kimg",
 )
 NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
-                "vaegan.pixel_weight", "vaegan.adv_weight", "ssgan.unlabelled_weight", "ssgan.input_noise", "ssgan.hidden_noise",
+                "vaegan.pixel_weight", "vaegan.adv_weight", "ssgan.unlabelled_weight", "ssgan.input_noise", "ssgan.hidden_noise", "text.embed_noise",
                 "translation.adv_weight", "translation.l1_weight",
                 "translation.cycle_weight", "translation.identity", "translation.blocks", "translation.pool_size",
                 "data.limit", "data.held_out", "data.labelled", "data.label_seed",

@@ -259,6 +259,41 @@ def test_joint_training_without_pretraining_trains_the_encoder_with_d(tmp_path):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in recipe.encoder.parameters())
 
 
+def test_embedding_noise_reaches_g_in_training_only_and_d_judges_the_clean_embedding(tmp_path):
+    """text.embed_noise: G's embeddings in training get N(0, sigma^2) noise (its CLS and GAN-INT terms
+    and the fakes D scores); D scores them against the captions' own embeddings; sampling (eval) has
+    none, and 0 leaves G's input as it was."""
+    folder = _captioned_folder(tmp_path / "c")
+    data = load_dataset(DataConfig(source=str(folder)))
+    sigma = 0.5
+    recipe = build_recipe(_text_cfg(str(folder), f"text.embed_noise={sigma}", "optim.batch_size=64"), data)
+    seen = {"G": [], "D": []}
+    for name, net in (("G", recipe.G), ("D", recipe.D)):
+        net.register_forward_pre_hook(lambda _, args, name=name: seen[name].append(args[1].detach().clone()))
+    tokens = recipe.tokens[torch.arange(64) % len(recipe.tokens)]
+    z = recipe.sample_z(64, torch.Generator().manual_seed(0))
+    batch = Batch(real=data.take(torch.arange(4)), labels=recipe.tokens[:4], z=z, fake_labels=tokens)
+    torch.manual_seed(0)
+    recipe.g_loss(batch)
+    clean = recipe.text_embedding(tokens)
+    mixed = 0.5 * clean + 0.5 * clean.roll(1, 0)
+    assert len(seen["G"]) == len(seen["D"]) == 2  # the CLS term, then GAN-INT's
+    for got_d, got_g, want in zip(seen["D"], seen["G"], (clean, mixed)):
+        assert torch.equal(got_d, want)  # D: the caption's own embedding (and their mix)
+        noise = got_g - want
+        assert noise.std().item() == pytest.approx(sigma, rel=0.1) and noise.mean().abs() < 0.05
+    a, b = recipe.generate(z, tokens), recipe.generate(z, tokens)
+    assert not torch.equal(a, b)  # fresh noise each draw in training
+    recipe.G.eval()
+    assert torch.equal(recipe.generate(z, tokens), recipe.G(z, clean))  # none in eval mode
+    quiet = build_recipe(_text_cfg(str(folder)), data)
+    assert quiet.text.embed_noise == 0.1  # the preset's
+    quiet.text.embed_noise = 0.0
+    assert torch.equal(quiet.noisy(clean), clean)
+    with pytest.raises(UserError, match="embed_noise"):
+        load_config("text-mnist", ["text.embed_noise=-0.1"])
+
+
 def test_text_recipe_needs_captions(tmp_path):
     folder = _captioned_folder(tmp_path / "c", n=2)
     for txt in folder.glob("*.txt"):

@@ -15,6 +15,10 @@ real and to match:
 
     L_G = loss.g(D(G(z, e), e)) + interp_weight * loss.g(D(G(z, e_int), e_int)).
 
+With `text.embed_noise` sigma > 0, G takes e + N(0, sigma^2) in training (`noisy`: in both terms and
+in the fakes D scores) while D scores its image against e itself: G learns to draw a caption's content
+from embeddings around its own, as another phrasing's embedding of it lies (docs/text-to-image.md).
+
 The text encoder is pre-trained, as Reed et al. do, and then kept fixed (`text.pretrain_steps` > 0):
 before the GAN's first step, it and a small image encoder are trained on a joint image-text
 embedding (DS-SJE, Reed et al. 2016, "Learning deep representations of fine-grained visual
@@ -195,9 +199,20 @@ class TextToImageRecipe(GANRecipe):
         with torch.no_grad():
             return self.encoder(tokens)
 
+    def noisy(self, embedding: Tensor) -> Tensor:
+        """The embedding as G takes it in training: with N(0, text.embed_noise^2) noise on each number
+        (from the global random state, which checkpoints hold), so that G draws the caption's content
+        from embeddings around the training captions' own, as other phrasings' embeddings lie; D still
+        scores G's image against the caption's own embedding. Unchanged in eval mode (sampling)."""
+        sigma = self.text.embed_noise
+        if not sigma or not self.G.training:
+            return embedding
+        return embedding + sigma * torch.randn_like(embedding)
+
     def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        """G's images for latents z and captions `labels` (word indices)."""
-        return self.G(z, self.text_embedding(labels))
+        """G's images for latents z and captions `labels` (word indices), in training from `noisy`
+        embeddings."""
+        return self.G(z, self.noisy(self.text_embedding(labels)))
 
     def sample(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Images for grids and `gankit sample`: the EMA generator's when there is one."""
@@ -235,13 +250,13 @@ class TextToImageRecipe(GANRecipe):
     def g_loss(self, batch: Batch, fake: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         e = self.text_embedding(batch.fake_labels)
         if fake is None:
-            fake = self.G(batch.z, e)
+            fake = self.G(batch.z, self.noisy(e))
         loss = self.loss.g(self.D(fake, e))
         stats = {"loss_g_cls": loss.detach()}
         if self.text.interp_weight:
             beta = self.text.interp_beta
             mixed = beta * e + (1 - beta) * e.roll(1, 0)  # caption i with caption i - 1 of the batch
-            interp = self.loss.g(self.D(self.G(batch.z, mixed), mixed))
+            interp = self.loss.g(self.D(self.G(batch.z, self.noisy(mixed)), mixed))
             loss = loss + self.text.interp_weight * interp
             merge_stats(stats, {"loss_g_int": interp.detach()})
         return loss, {"loss_g": loss.detach(), **stats}
