@@ -73,8 +73,9 @@ def report(out: Path, png: Path | None) -> None:
     label_counts = sorted({r["labels"] for r in results})
     print(f"test error on the {results[0]['test_count']} held-out digits (mean +- std over seeds; errors out of "
           f"{results[0]['test_count']}); published: Salimans et al. 2016, Table 1, errors of 10,000 with 60,000 unlabelled")
-    print("| labels | SSGAN error % | SSGAN errors | supervised error % | seeds | steps | minutes per run | published % |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| labels | SSGAN error % | SSGAN errors | labels alone error % | labels alone errors | seeds | steps "
+          "| minutes per SSGAN run | published % |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n in label_counts:
         cells = []
         for mode in ("ssgan", "supervised"):
@@ -89,7 +90,8 @@ def report(out: Path, png: Path | None) -> None:
         rs = groups.get(("ssgan", n)) or groups.get(("supervised", n))
         minutes = ", ".join(f"{r['trained_s'] / 60:.1f}" for r in groups.get(("ssgan", n), rs))
         pub = f"{PUBLISHED[n][0] / 100:.2f} +- {PUBLISHED[n][1] / 100:.2f}" if n in PUBLISHED else "-"
-        print(f"| {n} | {cells[0][0]} | {cells[0][1]} | {cells[1][0]} | {len(rs)} | {rs[0]['steps']} | {minutes} | {pub} |")
+        print(f"| {n} | {cells[0][0]} | {cells[0][1]} | {cells[1][0]} | {cells[1][1]} | {len(rs)} | {rs[0]['steps']} "
+              f"| {minutes} | {pub} |")
     if png:
         draw(groups, label_counts, png)
         print(f"wrote {png}")
