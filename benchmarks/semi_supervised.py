@@ -2,12 +2,13 @@
 alone, over label counts and label seeds, on the 1,000 bundled digits the preset holds out.
 
     OMP_NUM_THREADS=1 python benchmarks/semi_supervised.py train OUT_DIR [--labels 100] [--seeds 0,1,2]
-                                                        [--steps N] [--modes ssgan,supervised]
+                                                        [--steps N] [--modes ssgan,supervised] [--set KEY=VALUE ...]
     python benchmarks/semi_supervised.py report OUT_DIR [--write-png docs/semi-supervised.png]
 
 `train` trains one run per (mode, labels, seed) into OUT_DIR (a run already finished is skipped, so
 several `train` processes can share the work and a stopped one can be restarted), scores every
-periodic checkpoint on the held-out digits and writes the result beside the run as result.json.
+periodic checkpoint on the held-out digits and writes the result beside the run as result.json. `--set` adds config overrides to every run
+(a variant: give it an OUT_DIR of its own; result.json records them).
 `report` prints the tables (mean and spread over seeds, the published figures beside them) and
 draws the curves: test error against labels, and against training steps.
 """
@@ -36,12 +37,12 @@ def test_error(model, held_out) -> float:
     return float((predicted != held_out.labels.numpy()).mean())
 
 
-def train_one(out: Path, mode: str, labels: int, seed: int, steps: int | None) -> dict:
+def train_one(out: Path, mode: str, labels: int, seed: int, steps: int | None, extra: list[str] = ()) -> dict:
     run_dir = out / f"{mode}-{labels}-seed{seed}"
     result_file = run_dir / "result.json"
     if result_file.exists():
         return json.loads(result_file.read_text())
-    overrides = [f"data.labelled={labels}", f"data.label_seed={seed}", f"train.seed={seed}", *MODES[mode]]
+    overrides = [f"data.labelled={labels}", f"data.label_seed={seed}", f"train.seed={seed}", *MODES[mode], *extra]
     if steps:
         overrides += [f"train.steps={steps}", f"train.checkpoint_every={max(steps // 10, 1)}"]
     cfg = gankit.load_config("ssgan-mnist", overrides)
@@ -53,7 +54,8 @@ def train_one(out: Path, mode: str, labels: int, seed: int, steps: int | None) -
     for ckpt in sorted((run_dir / "checkpoints").glob("step_*.safetensors")):
         curve.append((int(ckpt.stem.split("_")[1]), test_error(gankit.load(ckpt), held_out)))
     result = {"mode": mode, "labels": labels, "seed": seed, "steps": run.step, "trained_s": round(trained_s, 1),
-              "test_error": test_error(gankit.load(run_dir), held_out), "test_count": len(held_out), "curve": curve}
+              "test_error": test_error(gankit.load(run_dir), held_out), "test_count": len(held_out), "curve": curve,
+              "overrides": list(extra)}
     result_file.write_text(json.dumps(result))
     for ckpt in (run_dir / "checkpoints").glob("step_*.safetensors"):
         ckpt.unlink()  # scored; the run keeps last (and prev)
@@ -71,8 +73,9 @@ def report(out: Path, png: Path | None) -> None:
     label_counts = sorted({r["labels"] for r in results})
     print(f"test error on the {results[0]['test_count']} held-out digits (mean +- std over seeds; errors out of "
           f"{results[0]['test_count']}); published: Salimans et al. 2016, Table 1, errors of 10,000 with 60,000 unlabelled")
-    print("| labels | SSGAN error % | SSGAN errors | supervised error % | seeds | steps | minutes per run | published % |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| labels | SSGAN error % | SSGAN errors | labels alone error % | labels alone errors | seeds | steps "
+          "| minutes per SSGAN run | published % |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n in label_counts:
         cells = []
         for mode in ("ssgan", "supervised"):
@@ -87,7 +90,8 @@ def report(out: Path, png: Path | None) -> None:
         rs = groups.get(("ssgan", n)) or groups.get(("supervised", n))
         minutes = ", ".join(f"{r['trained_s'] / 60:.1f}" for r in groups.get(("ssgan", n), rs))
         pub = f"{PUBLISHED[n][0] / 100:.2f} +- {PUBLISHED[n][1] / 100:.2f}" if n in PUBLISHED else "-"
-        print(f"| {n} | {cells[0][0]} | {cells[0][1]} | {cells[1][0]} | {len(rs)} | {rs[0]['steps']} | {minutes} | {pub} |")
+        print(f"| {n} | {cells[0][0]} | {cells[0][1]} | {cells[1][0]} | {cells[1][1]} | {len(rs)} | {rs[0]['steps']} "
+              f"| {minutes} | {pub} |")
     if png:
         draw(groups, label_counts, png)
         print(f"wrote {png}")
@@ -130,6 +134,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated label seeds (also the training seeds)")
     parser.add_argument("--modes", default="ssgan,supervised")
     parser.add_argument("--steps", type=int, help="training steps (default: the preset's)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override for every run")
     parser.add_argument("--write-png", type=Path)
     args = parser.parse_args(argv)
     if args.action == "report":
@@ -138,7 +143,7 @@ def main(argv=None) -> None:
     for n in map(int, args.labels.split(",")):
         for seed in map(int, args.seeds.split(",")):
             for mode in args.modes.split(","):
-                train_one(args.out, mode, n, seed, args.steps)
+                train_one(args.out, mode, n, seed, args.steps, args.set)
 
 
 if __name__ == "__main__":

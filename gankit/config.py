@@ -164,6 +164,7 @@ class SSGANConfig:
     input_noise: float = 0.3  # std of the Gaussian noise on D's input pixels, in [0, 1] units (Salimans et al. 2016)
     hidden_noise: float = 0.5  # std of the Gaussian noise after each of D's hidden layers
     d_ema: float = 0.0  # decay of an average of D's weights that classifies (gankit classify); 0 = D itself
+    feature_matching: str = "squared"  # G's loss on D's feature means: squared = mean (m_real - m_fake)^2 (the paper, the authors' MNIST code) | abs = mean |m_real - m_fake| (their CIFAR-10 and SVHN code)
 
 
 @dataclass
@@ -380,6 +381,8 @@ def validate(cfg: Config) -> Config:
     if cfg.data.pairs == "paired" and cfg.data.source_b:
         raise UserError("config key 'data.source_b': paired data come from one source (a folder with A/ and B/, "
                         "or A|B side-by-side files); source_b is for data.pairs=unpaired")
+    if cfg.ssgan.feature_matching not in ("abs", "squared"):
+        raise UserError(f"config key 'ssgan.feature_matching': must be abs or squared, got {cfg.ssgan.feature_matching!r}")
     if not 0.0 <= cfg.ssgan.d_ema < 1.0:
         raise UserError(f"config key 'ssgan.d_ema': must lie in [0, 1), got {cfg.ssgan.d_ema!r}")
     if not 0.0 <= cfg.remedies.ema < 1.0:

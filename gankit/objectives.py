@@ -171,7 +171,13 @@ def real_probability(logits: Tensor) -> Tensor:
     return torch.sigmoid(torch.logsumexp(logits, 1))
 
 
-def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
-    """|| E f(x) - E f(G(z)) ||^2 / d over D's intermediate features f of dimension d (Salimans et al.
-    2016, section 3.1; the mean over features, as in the authors' code)."""
-    return (real_features.mean(0) - fake_features.mean(0)).pow(2).mean()
+def feature_matching_loss(real_features: Tensor, fake_features: Tensor, kind: str = "squared") -> Tensor:
+    """The distance between the batch means of D's intermediate features f (dimension d), Salimans et
+    al. 2016, section 3.1: kind "squared" is the paper's || E f(x) - E f(G(z)) ||^2 / d, kind "abs" the
+    authors' code's mean |E f(x) - E f(G(z))| (both the mean over the d features)."""
+    diff = real_features.mean(0) - fake_features.mean(0)
+    if kind == "abs":
+        return diff.abs().mean()
+    if kind == "squared":
+        return diff.pow(2).mean()
+    raise ValueError(f"feature matching kind must be abs or squared, got {kind!r}")

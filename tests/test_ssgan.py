@@ -56,7 +56,11 @@ def test_k_plus_one_loss_is_a_k_plus_1_softmax_with_the_fake_logit_at_zero():
 def test_feature_matching_by_hand():
     real = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # mean (2, 3)
     fake = torch.tensor([[0.0, 0.0], [2.0, 2.0]])  # mean (1, 1)
-    assert feature_matching_loss(real, fake).item() == pytest.approx((1 + 4) / 2)
+    assert feature_matching_loss(real, fake).item() == pytest.approx((1 + 4) / 2)  # the paper's squared norm
+    assert feature_matching_loss(real, fake, "squared").item() == pytest.approx((1 + 4) / 2)
+    assert feature_matching_loss(real, fake, "abs").item() == pytest.approx((1 + 2) / 2)  # the authors' code
+    with pytest.raises(ValueError, match="abs or squared"):
+        feature_matching_loss(real, fake, "l1")
 
 
 # ---- the nets ---------------------------------------------------------------------------------
@@ -80,6 +84,10 @@ def test_data_init_gives_unit_pre_activations():
     assert not torch.equal(D2(x), D2(x))
     D2.eval()
     assert torch.equal(D2(x), D2(x))
+    # What G matches is the last hidden layer before its own noise: with no noise below it, it is exact.
+    D3 = SSGANDiscriminator((1, 4, 4), (8,), 3, input_noise=0.0, hidden_noise=0.5)
+    torch.testing.assert_close(D3.features(x), F.relu(D3.hidden[0]((x.flatten(1) + 1) / 2)))
+    assert not torch.equal(D3(x), D3(x))  # while its noise still reaches the logits
 
 
 # ---- the split --------------------------------------------------------------------------------
@@ -144,6 +152,38 @@ def test_feature_matching_gradient_reaches_g_only(tiny_recipe):
     assert all(p.grad is None for p in recipe.D.parameters())
     assert all(p.requires_grad for p in recipe.D.parameters())  # D unfrozen again after G's step
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in recipe.G.parameters())
+
+
+@pytest.mark.parametrize("kind", ["abs", "squared"])
+def test_g_matches_the_noisy_last_hidden_layer(tiny_recipe, kind):
+    # G's loss is ssgan.feature_matching's distance between the batch means of D's last hidden layer
+    # (before its own noise; the noise below it on) on the real batch and the fakes (the authors' MNIST code).
+    recipe, batch = tiny_recipe, _batch(tiny_recipe)
+    recipe.feature_matching = kind
+    try:
+        torch.manual_seed(5)
+        loss = recipe.g_backward(batch)["loss_g"]
+        torch.manual_seed(5)  # the same noise draws, in the same order: real batch, then fakes
+        with torch.no_grad():
+            diff = recipe.D.features(batch.real).mean(0) - recipe.D.features(recipe.G(batch.z)).mean(0)
+        expected = diff.abs().mean() if kind == "abs" else diff.pow(2).mean()
+        torch.testing.assert_close(loss, expected)
+    finally:
+        recipe.feature_matching = "squared"
+    x = batch.real
+    assert not torch.equal(recipe.D.features(x), recipe.D.features(x))  # noise on while training
+    recipe.D.eval()
+    try:
+        torch.testing.assert_close(recipe.D(x), recipe.D.head(recipe.D.features(x)))  # the head reads the features (noise off)
+        assert torch.equal(recipe.D.features(x), recipe.D.features(x))
+    finally:
+        recipe.D.train()
+
+
+def test_feature_matching_kind_is_checked():
+    assert load_config("ssgan-mnist").ssgan.feature_matching == "squared"
+    with pytest.raises(UserError, match="ssgan.feature_matching.*abs or squared"):
+        load_config("ssgan-mnist", ["ssgan.feature_matching=l2"])
 
 
 def test_d_step_trains_d_only_and_logs_each_term(tiny_recipe):

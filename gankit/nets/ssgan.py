@@ -44,10 +44,11 @@ class WeightNorm(nn.Module):
         return self.scale * v / v.norm(dim=1, keepdim=True)
 
 
-def _weight_normed(n_in: int, n_out: int, train_scale: bool) -> nn.Module:
-    """A weight-normalised linear layer, v drawn N(0, 0.05^2) as in the authors' code."""
+def _weight_normed(n_in: int, n_out: int, train_scale: bool, std: float) -> nn.Module:
+    """A weight-normalised linear layer, v drawn N(0, std^2). The direction v's scale sets how far one
+    Adam step (of about lr per entry) turns it, so it matters even though w = g v / ||v||."""
     layer = Linear(n_in, n_out)
-    nn.init.normal_(layer.weight, 0.0, 0.05)
+    nn.init.normal_(layer.weight, 0.0, std)
     nn.init.zeros_(layer.bias)
     parametrize.register_parametrization(layer, "weight", WeightNorm(n_out, train_scale))
     return layer
@@ -78,9 +79,10 @@ class SSGANDiscriminator(nn.Module):
         super().__init__()
         self.input_noise = GaussianNoise(input_noise)
         sizes = [math.prod(in_shape), *widths]
-        self.hidden = nn.ModuleList(_weight_normed(a, b, train_scale=False) for a, b in zip(sizes, sizes[1:]))
+        # v ~ N(0, 0.1^2): the authors' MNIST DenseLayer (nn.py, theta=Normal(0.1))
+        self.hidden = nn.ModuleList(_weight_normed(a, b, train_scale=False, std=0.1) for a, b in zip(sizes, sizes[1:]))
         self.noise = nn.ModuleList(GaussianNoise(hidden_noise) for _ in widths)
-        self.head = _weight_normed(sizes[-1], num_classes, train_scale=True)
+        self.head = _weight_normed(sizes[-1], num_classes, train_scale=True, std=0.1)
 
     def _pixels(self, x: Tensor) -> Tensor:
         return self.input_noise((x.flatten(1) + 1.0) * 0.5)  # gankit's [-1, 1] to the paper's [0, 1]
@@ -123,7 +125,8 @@ class SSGANGenerator(nn.Module):
             blocks += [Linear(n_in, width, bias=False), nn.BatchNorm1d(width), nn.Softplus()]  # BN's shift is the bias
             n_in = width
         self.hidden = nn.Sequential(*blocks)
-        self.out = _weight_normed(n_in, math.prod(out_shape), train_scale=True)
+        # the authors' l2normalize over a lasagne DenseLayer (Glorot-uniform v, std about 0.04 here)
+        self.out = _weight_normed(n_in, math.prod(out_shape), train_scale=True, std=0.05)
 
     def forward(self, z: Tensor) -> Tensor:
         pixels = torch.sigmoid(self.out(self.hidden(z)))

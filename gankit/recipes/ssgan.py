@@ -7,8 +7,10 @@ at 0 (`objectives`: D(x) = Z / (Z + 1), Z = sum_k exp(l_k(x))). Each D step sees
 
 a labelled batch drawn from the examples that kept their labels (data.labelled), the loop's real
 batch as the unlabelled one (every training example, labelled or not, as in the authors' code) and
-G's fakes. G learns by feature matching: || E f(x) - E f(G(z)) ||^2 on D's last hidden layer f, for a
-real batch and latents of its own (train.reuse_fake does not apply). The trained D is the product:
+G's fakes. G learns by feature matching: || E f(x) - E f(G(z)) ||^2 (ssgan.feature_matching=squared, the
+paper's and the authors' MNIST code's; abs: the mean |.|, their CIFAR-10 and SVHN code's) on D's
+last hidden layer f before its noise (the noise of the layers below it on), for a real batch and
+latents of its own (train.reuse_fake does not apply). The trained D is the product:
 `class_probabilities` classifies images (`gankit classify`).
 
 With unlabelled_weight = 0 D is trained on the labelled batch alone and G is left untrained: the
@@ -60,6 +62,7 @@ class SSGANRecipe:
                                     self.num_classes, s.input_noise, s.hidden_noise)
         self.G = SSGANGenerator(self.z_dim, shape, (m.g_width, m.g_width))
         self.d_ema = s.d_ema
+        self.feature_matching = s.feature_matching
         labels = data.labels if data.labels is not None else torch.full((len(data.pixels),), UNLABELLED)
         known = labels != UNLABELLED
         # The labelled examples' rows, taken from the set as floats a batch at a time
@@ -138,7 +141,7 @@ class SSGANRecipe:
         with frozen(self.D), self.autocast():
             with torch.no_grad():
                 real_features = self.D.features(batch.real)
-            loss = feature_matching_loss(real_features, self.D.features(self.G(batch.z)))
+            loss = feature_matching_loss(real_features, self.D.features(self.G(batch.z)), self.feature_matching)
         loss.backward()
         return {"loss_g": loss.detach()}
 
