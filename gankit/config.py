@@ -86,6 +86,7 @@ class TrainConfig:
     channels_last: bool = True  # NHWC convolutions (oneDNN's fast layout on CPU)
     onednn_linear: bool = True  # CPU, not compiled: large linear layers on oneDNN's matmul where the CPU gains from it (accel/)
     thin_conv_products: bool = True  # CPU, not compiled: convolutions onto 1-3 channel maps as a matmul and a col2im sum where the CPU gains (accel/)
+    keep_freed_memory: bool = True  # CPU on Linux (glibc): freed memory stays in the process, so a step does not fault its pages in afresh (memory.py)
     compile: bool = False  # torch.compile the nets (off: no gain on CPU for the bundled presets, docs/performance.md)
     reuse_fake: bool = True  # G's step reuses the last D step's fakes (one G forward per iteration; noise-to-sample GANs)
     precision: str = "auto"  # auto | fp32 | bf16 autocast; auto = bf16 on a CUDA GPU that supports it, else fp32

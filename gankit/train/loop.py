@@ -27,7 +27,7 @@ from ..configure import from_dict, refuse_unread
 from ..data import describe, load_dataset
 from ..errors import Diverged, UserError
 from ..io import atomic_write_bytes
-from ..memory import require_memory
+from ..memory import keep_freed_memory, require_memory
 from ..recipes import Batch, build_recipe
 from ..report import save_loss_plot, save_samples
 from ..report.live import LiveReport
@@ -84,6 +84,8 @@ class Trainer:
         modules = list(self.recipe.modules().values())
         for module in modules:
             module.to(self.device, memory_format=layout)
+        if self.device.type == "cpu" and cfg.train.keep_freed_memory:
+            keep_freed_memory()
         # gankit's CPU kernels; torch.compile picks its own (and cannot lower oneDNN's matmul op)
         own_cpu_kernels = self.device.type == "cpu" and not cfg.train.compile
         use_cpu_kernels(modules, linear=cfg.train.onednn_linear and own_cpu_kernels,
