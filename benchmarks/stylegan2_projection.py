@@ -35,6 +35,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--grid")
+    ap.add_argument("--w-plus", action="store_true", help="project into W+ (one w per layer)")
     args = ap.parse_args()
     x_tr, y_tr, x_ho, y_ho = mnist_split()
     if args.write_data:
@@ -49,12 +50,12 @@ def main() -> int:
     c, h, w = model.sample_shape
     targets = F.interpolate(x_ho[:args.n], size=(h, w), mode="bilinear", antialias=True, align_corners=False) \
         if h != 28 else x_ho[:args.n]
-    result = project(model, targets, steps=args.steps, features="d")
+    result = project(model, targets, steps=args.steps, features="d", w_plus=args.w_plus)
     back = F.interpolate(result.result.clamp(-1, 1), size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
     truth = y_ho[:args.n].numpy()
     same = (judge.predict(back.reshape(args.n, -1).numpy()) == truth).mean()
     ceiling = (judge.predict(x_ho[:args.n].reshape(args.n, -1).numpy()) == truth).mean()
-    print(f"{args.n} held-out digits, {args.steps} steps: judge reads the projection as the true digit "
+    print(f"{args.n} held-out digits, {args.steps} steps, {'W+' if args.w_plus else 'W'}: judge reads the projection as the true digit "
           f"{same:.1%} (the targets themselves: {ceiling:.1%}); mean PSNR {result.psnr:.2f} dB")
     if args.grid:
         rows = []

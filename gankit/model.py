@@ -234,6 +234,13 @@ class Model:
         return to_uint8(images).reshape(rows, steps, h, w, c)
 
 
+def _captions(meta: dict) -> list[list[str]] | None:
+    """A text model's training captions, from which its vocabulary is rebuilt: each image's list of
+    them (a checkpoint written before images could have several holds one string per image)."""
+    captions = meta.get("captions")
+    return None if captions is None else [[c] if isinstance(c, str) else c for c in captions]
+
+
 def load(path: str | Path, device: str = "cpu") -> Model:
     """Load a run directory or a checkpoint file. Never executes code from the file."""
     if Path(path).is_dir() and (Path(path) / "checkpoints").is_dir():
@@ -246,7 +253,7 @@ def load(path: str | Path, device: str = "cpu") -> Model:
     shape = tuple(meta["sample_shape"])
     placeholder = Dataset(pixels=torch.zeros(1, *shape), labels=None, num_classes=meta["num_classes"], name=cfg.data.source,
                           resolution=shape[-1] if len(shape) == 3 else 0, channels=shape[0] if len(shape) == 3 else 0,
-                          captions=meta.get("captions"))  # a text model's vocabulary is rebuilt from its captions
+                          captions=_captions(meta))
     recipe = build_recipe(cfg, placeholder)
     for name, module in recipe.modules().items():
         module.load_state_dict(unpack_state(name, tensors))

@@ -141,8 +141,10 @@ def noise_regularisation(maps: list[Tensor]) -> Tensor:
 
 def project(model: Model, target: Tensor, steps: int = 300, features: str = "d", noise: bool = False,
             seed: int = 0, lr: float = 0.1, feature_weight: float = 1.0, frames: int = 30,
-            noise_weight: float = 1e5) -> Projection:
-    """Project targets (N, C, H, W) in [-1, 1] at the model's size into W. Several targets are
+            noise_weight: float = 1e5, w_plus: bool = False) -> Projection:
+    """Project targets (N, C, H, W) in [-1, 1] at the model's size into W, or with `w_plus` into W+
+    (one w per synthesis layer, Abdal et al. 2019, "Image2StyleGAN": reaches further than W, which
+    holds only what the mapping network draws, at the price of a w that may lie off it). Several targets are
     optimised together, each with its own w; their losses are independent, and Adam's steps do not
     depend on the loss's scale, so this is N projections at once. Optimised noise maps (--noise) are
     shared, so a batch should leave them off."""
@@ -173,7 +175,8 @@ def project(model: Model, target: Tensor, steps: int = 300, features: str = "d",
         for m in layers:
             m.noise_const.normal_()
             m.noise_const.requires_grad_(True)
-    w_opt = w_avg.repeat(len(target), 1).requires_grad_(True)
+    # (N, 1, w_dim) broadcast to every layer, or (N, num_ws, w_dim): one per layer, all from w_avg
+    w_opt = w_avg[:, None].repeat(len(target), G.num_ws if w_plus else 1, 1).requires_grad_(True)
     opt = torch.optim.Adam([w_opt] + ([m.noise_const for m in layers] if noise else []), lr=lr, betas=(0.9, 0.999))
     shots, losses = [], []
     every = max(1, steps // frames)
@@ -184,7 +187,7 @@ def project(model: Model, target: Tensor, steps: int = 300, features: str = "d",
             ramp = min(1.0, (1.0 - t) / 0.25) * (0.5 - 0.5 * math.cos(min(1.0, t / 0.05) * math.pi))
             for group in opt.param_groups:
                 group["lr"] = lr * ramp
-            ws = (w_opt + torch.randn_like(w_opt) * w_noise).unsqueeze(1).expand(-1, G.num_ws, -1)
+            ws = (w_opt + torch.randn_like(w_opt) * w_noise).expand(-1, G.num_ws, -1)
             img = G.synthesis(ws, noise_mode="const")
             loss = F.mse_loss(img, target)
             if feature_fn:
@@ -202,7 +205,7 @@ def project(model: Model, target: Tensor, steps: int = 300, features: str = "d",
             if step % every == 0:
                 shots.append(img.detach()[0].cpu())
         with torch.no_grad():
-            w_final = w_opt.detach().unsqueeze(1).expand(-1, G.num_ws, -1).contiguous()
+            w_final = w_opt.detach().expand(-1, G.num_ws, -1).contiguous()
             result = G.synthesis(w_final, noise_mode="const").float()
             shots.append(result[0].cpu())
             names = [n for n, m in G.synthesis.named_modules() if hasattr(m, "noise_const")]

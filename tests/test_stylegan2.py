@@ -239,6 +239,28 @@ def test_project_finds_the_w_of_a_generated_image_and_sample_w_draws_it(style_ru
         assert f["images"].shape == (1, 32, 32, 1)
 
 
+def test_w_plus_projection_takes_a_w_per_layer_and_reaches_a_style_mixed_target(style_run, tmp_path):
+    from gankit.cli import main
+    from gankit.report.grid import to_uint8
+    from gankit.styles import project
+    import numpy as np
+    model = gankit.load(style_run)
+    G = model.recipe.sampler
+    torch.manual_seed(1)
+    ws = G.mapping(torch.randn(2, 8))
+    mixed = torch.cat([ws[:1, :G.num_ws // 2], ws[1:, G.num_ws // 2:]], 1)  # coarse styles of one, fine of another
+    target = model.synthesize(mixed)  # no single w need draw it
+    in_w = project(model, target, steps=80)
+    in_w_plus = project(model, target, steps=80, w_plus=True)
+    assert torch.equal(in_w.w, in_w.w[:, :1].expand_as(in_w.w))  # W: one w, broadcast to every layer
+    assert not torch.allclose(in_w_plus.w[:, 0], in_w_plus.w[:, -1])  # W+: a w of its own per layer
+    assert in_w_plus.psnr > in_w.psnr
+    np.savez(tmp_path / "wp.npz", w=in_w_plus.w.numpy())
+    assert main(["sample", str(style_run), "--w", str(tmp_path / "wp.npz"), "--out", str(tmp_path / "s.npz")]) == 0
+    with np.load(tmp_path / "s.npz") as f:
+        assert np.array_equal(f["images"], to_uint8(in_w_plus.result))  # sample --w draws the W+ latents back
+
+
 def test_sample_w_draws_a_projection_with_its_optimised_noise_maps(style_run, tmp_path):
     from gankit.cli import main
     from gankit.report.grid import to_uint8

@@ -4,6 +4,7 @@ embedding's loss, matching pairs above mismatched, frozen in the GAN, kept by ch
 resume), and `gankit sample --text` on a tiny run."""
 
 import json
+from collections import Counter
 import math
 
 import numpy as np
@@ -21,7 +22,7 @@ from gankit.data.captions import Vocabulary, read_captioned_folder, words
 from gankit.errors import UserError
 from gankit.objectives import LOSSES
 from gankit.recipes import Batch, build_recipe
-from gankit.recipes.text2img import joint_embedding_loss, matching_aware_d_loss
+from gankit.recipes.text2img import joint_embedding_loss, matching_aware_d_loss, one_caption_each
 
 
 def bar(width: int, lean: int = 0, top: int = 4, bottom: int = 24, left: int = 12) -> np.ndarray:
@@ -80,9 +81,11 @@ def test_digit_captions_describe_hand_drawn_digits():
     captions, lv = dc.digit_captions(images, np.ones(6, dtype=np.int64))
     assert lv["thickness"].tolist() == [0, 0, 2, 2, 1, 1]
     assert lv["slant"].tolist() == [1, 2, 1, 0, 1, 2]
-    assert "thick" in words(captions[3]) and "left" in words(captions[3])
-    assert "thin" in words(captions[1]) and "right" in words(captions[1])
-    assert all(("one" in words(c)) or ("1" in words(c)) for c in captions)
+    assert all(len(mine) == len(dc.TEMPLATES) for mine in captions)  # one caption per training phrasing
+    assert all("thick" in words(c) and "left" in words(c) for c in captions[3])
+    assert all("thin" in words(c) and "right" in words(c) for c in captions[1])
+    assert all(("one" in words(c)) or ("1" in words(c)) for mine in captions for c in mine)
+    assert len({tuple(words(c)) for c in captions[0]}) == len(dc.TEMPLATES)
 
 
 def test_vocabulary_and_the_unknown_word_rule():
@@ -146,11 +149,13 @@ def test_recipe_d_loss_pairs_real_wrong_and_fake_texts(tmp_path, spectral_norm):
     if spectral_norm:  # no power iteration between the passes compared
         recipe.D.eval()
     gen = torch.Generator().manual_seed(0)
-    batch = Batch(real=data.take(torch.arange(4)), labels=recipe.tokens[:4], z=recipe.sample_z(4, gen), fake_labels=recipe.tokens[4:8])
+    assert recipe.caption_table.shape[:2] == (16, 1)  # one caption per image: nothing is drawn
+    batch = Batch(real=data.take(torch.arange(4)), labels=recipe.caption_table[:4], z=recipe.sample_z(4, gen),
+                  fake_labels=recipe.tokens[4:8])
     fake = recipe.fakes_for_d(batch)
     loss, stats = recipe.d_loss(batch, fake)
     enc, D = recipe.encoder, recipe.D
-    right, wrong = enc(batch.labels), enc(batch.fake_labels)
+    right, wrong = enc(batch.labels[:, 0]), enc(batch.fake_labels)
     if spectral_norm:  # no batch statistics: each pair scores alone
         real_right, real_wrong = D(batch.real, right), D(batch.real, wrong)
     else:
@@ -158,6 +163,28 @@ def test_recipe_d_loss_pairs_real_wrong_and_fake_texts(tmp_path, spectral_norm):
     expected = matching_aware_d_loss(LOSSES["nonsat"], real_right, real_wrong, D(fake, wrong))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert set(stats) == {"loss_d", "d_real", "d_wrong", "d_fake"}
+
+
+def test_an_image_with_several_captions_draws_one_of_its_own_each_time(tmp_path):
+    table = torch.tensor([[[1, 2, 0], [3, 0, 0], [0, 0, 0]],   # two captions
+                          [[4, 0, 0], [0, 0, 0], [0, 0, 0]],   # one
+                          [[5, 0, 0], [6, 6, 0], [7, 0, 0]]])  # three
+    gen = torch.Generator().manual_seed(0)
+    drawn = torch.stack([one_caption_each(table, gen) for _ in range(600)])  # (600, 3, L)
+    for image, own in enumerate(table):
+        own = [tuple(c) for c in own.tolist() if c[0]]
+        counts = Counter(tuple(c) for c in drawn[:, image].tolist())
+        assert set(counts) == set(own)  # only its own captions, never a padding row
+        assert all(abs(k / 600 - 1 / len(own)) < 0.07 for k in counts.values())  # uniformly
+    # the recipe's table from a folder whose text files hold two captions each
+    folder = _captioned_folder(tmp_path / "c", n=8)
+    for i, txt in enumerate(sorted(folder.glob("*.txt"))):
+        txt.write_text(txt.read_text() + "\n" + dc.write_caption(i % 10, 0, 1, 2, dc.TEMPLATES[0]))
+    data = load_dataset(DataConfig(source=str(folder)))
+    recipe = build_recipe(_text_cfg(str(folder)), data)
+    assert recipe.caption_table.shape[:2] == (8, 2) and len(recipe.tokens) == 16
+    for i, mine in enumerate(data.captions):
+        assert recipe.decode_text(recipe.caption_table[i]) == [" ".join(words(c)) for c in mine]
 
 
 def test_joint_embedding_loss_is_symmetric_and_leaves_out_identical_captions():
@@ -254,7 +281,9 @@ def test_joint_training_without_pretraining_trains_the_encoder_with_d(tmp_path):
     recipe = build_recipe(_text_cfg(str(folder), "text.pretrain_steps=0"), data)
     assert recipe.pretrain(data, torch.device("cpu"), seed=4) == {} and recipe.image_encoder is None
     gen = torch.Generator().manual_seed(0)
-    batch = Batch(real=data.take(torch.arange(4)), labels=recipe.tokens[:4], z=recipe.sample_z(4, gen), fake_labels=recipe.tokens[4:8])
+    assert recipe.caption_table.shape[:2] == (16, 1)  # one caption per image: nothing is drawn
+    batch = Batch(real=data.take(torch.arange(4)), labels=recipe.caption_table[:4], z=recipe.sample_z(4, gen),
+                  fake_labels=recipe.tokens[4:8])
     recipe.d_backward(batch)
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in recipe.encoder.parameters())
 
@@ -305,7 +334,17 @@ def test_text_recipe_needs_captions(tmp_path):
 def test_captioned_folder_readers(tmp_path):
     folder = _captioned_folder(tmp_path / "c", n=3)
     images, captions = read_captioned_folder(folder, 28, 1)
-    assert images.shape == (3, 28, 28, 1) and captions[0] == (folder / "d00.txt").read_text()
+    assert images.shape == (3, 28, 28, 1) and captions[0] == [(folder / "d00.txt").read_text()]
+    # one caption per non-empty line of name.txt (Reed et al.'s CUB layout)
+    (folder / "d00.txt").write_text("a thin one upright\n\n  a thick two  \n")
+    assert read_captioned_folder(folder, 28, 1)[1][0] == ["a thin one upright", "a thick two"]
+    (folder / "d00.txt").write_text("\n \n")
+    with pytest.raises(UserError, match=r"image '.*d00\.png' has no caption \(d00\.txt beside it is empty\)"):
+        read_captioned_folder(folder, 28, 1)
+    (folder / "d00.txt").write_text("a thin one\n?!\n")
+    with pytest.raises(UserError, match=r"image '.*d00\.png': its caption '\?!' in d00\.txt has no words"):
+        read_captioned_folder(folder, 28, 1)
+    (folder / "d00.txt").write_text("a thin one upright\n")
     (folder / "d01.txt").unlink()
     with pytest.raises(UserError, match=r"image '.*d01\.png' has no caption \(no d01\.txt beside it\)"):
         read_captioned_folder(folder, 28, 1)
@@ -316,12 +355,16 @@ def test_captioned_folder_readers(tmp_path):
         read_captioned_folder(folder, 28, 1)
     lines.append({"image": "d02.png", "caption": "7, thin and upright"})
     (folder / "captions.jsonl").write_text("\n".join(json.dumps(r) for r in lines))
-    assert read_captioned_folder(folder, 28, 1)[1] == ["a thin one upright", "a thick two", "7, thin and upright"]
+    assert read_captioned_folder(folder, 28, 1)[1] == [["a thin one upright"], ["a thick two"], ["7, thin and upright"]]
+    # an image on several lines has several captions (COCO's layout)
+    lines.append({"image": "d00.png", "caption": "1, thin and upright"})
+    (folder / "captions.jsonl").write_text("\n".join(json.dumps(r) for r in lines))
+    assert read_captioned_folder(folder, 28, 1)[1][0] == ["a thin one upright", "1, thin and upright"]
     for bad, message in [('{"image": "d00.png"', "line 1 is not JSON"),
                          ('{"image": "d00.png", "text": "a"}', r'line 1 must be \{"image"'),
                          ('{"image": "nope.png", "caption": "a"}', "line 1 names image 'nope.png', which does not exist"),
-                         ('{"image": "d00.png", "caption": "a"}\n{"image": "d00.png", "caption": "b"}',
-                          "line 2 gives image 'd00.png' a second caption")]:
+                         ('{"image": "d00.png", "caption": "a"}\n{"image": "d00.png", "caption": "..."}',
+                          "line 2: the caption '...' of 'd00.png' has no words")]:
         (folder / "captions.jsonl").write_text(bad)
         with pytest.raises(UserError, match=message):
             read_captioned_folder(folder, 28, 1)

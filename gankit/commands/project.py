@@ -27,6 +27,8 @@ def register(sub):
     p.add_argument("--steps", type=int, default=300, help="optimisation steps (default 300)")
     p.add_argument("--features", default="d", help="feature loss: d (the run's D, default), none, or a torch.export FILE.pt2")
     p.add_argument("--noise", action="store_true", help="optimise the noise maps too")
+    p.add_argument("--w-plus", action="store_true", help="one w per synthesis layer (W+, Image2StyleGAN): closer "
+                                                          "to the target, but a w the mapping network may never draw")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.set_defaults(run=run)
@@ -43,7 +45,8 @@ def run(args) -> int:
     model = load(args.path, device=args.device)
     model.require_styles("gankit project")
     target = encode_input(args.image, model)
-    result = project(model, target, steps=args.steps, features=args.features, noise=args.noise, seed=args.seed)
+    result = project(model, target, steps=args.steps, features=args.features, noise=args.noise, seed=args.seed,
+                     w_plus=args.w_plus)
     out.mkdir(exist_ok=True)
     buf = io.BytesIO()
     arrays = {"w": result.w.numpy().astype(np.float32)}

@@ -1,10 +1,13 @@
 """Captioned images and the words of their captions.
 
-A captioned folder holds images with one caption each, given either way:
-- `name.png` beside `name.txt` (the caption is the text file's contents), or
+A captioned folder holds images with one caption or more each, given either way:
+- `name.png` beside `name.txt`, one caption per non-empty line (the layout of Reed et al.'s CUB and
+  Oxford-102 captions: ten lines per image), or
 - a `captions.jsonl` at the folder's root, one `{"image": "name.png", "caption": "..."}` per line
-  (image paths relative to the folder); when it exists, it is the one source of captions.
-Every image needs a caption: one without is an error that names it.
+  (image paths relative to the folder; an image on several lines has several captions, as in COCO's
+  captions file); when it exists, it is the one source of captions.
+Every image needs a caption: one without is an error that names it. Training draws one of an
+image's captions each time the image is drawn, as Reed et al. do.
 
 A `Vocabulary` is every word of the training captions. A word outside it is an error naming the
 word, not an unknown-word token: the vocabulary of a caption set is small and closed (text-mnist's
@@ -78,9 +81,9 @@ def has_captions(root: Path) -> bool:
     return any(p.suffix.lower() in IMAGE_SUFFIXES and p.with_suffix(".txt").is_file() for p in root.rglob("*"))
 
 
-def _jsonl_captions(root: Path) -> dict[Path, str]:
+def _jsonl_captions(root: Path) -> dict[Path, list[str]]:
     path = root / CAPTIONS_FILE
-    captions: dict[Path, str] = {}
+    captions: dict[Path, list[str]] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -93,14 +96,14 @@ def _jsonl_captions(root: Path) -> dict[Path, str]:
         image = (root / record["image"]).resolve()
         if not image.is_file():
             raise UserError(f"{path}: line {number} names image '{record['image']}', which does not exist in {root}")
-        if image in captions:
-            raise UserError(f"{path}: line {number} gives image '{record['image']}' a second caption")
-        captions[image] = record["caption"]
+        if not words(record["caption"]):
+            raise UserError(f"{path}: line {number}: the caption {record['caption']!r} of '{record['image']}' has no words")
+        captions.setdefault(image, []).append(record["caption"])
     return captions
 
 
-def read_captioned_folder(root: Path, resolution: int, channels: int) -> tuple[np.ndarray, list[str]]:
-    """Images (N, H, W, C) uint8 and their captions, in the images' sorted path order."""
+def read_captioned_folder(root: Path, resolution: int, channels: int) -> tuple[np.ndarray, list[list[str]]]:
+    """Images (N, H, W, C) uint8 and each image's captions, in the images' sorted path order."""
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise UserError(f"{root}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))} in all sub-folders)")
@@ -109,15 +112,17 @@ def read_captioned_folder(root: Path, resolution: int, channels: int) -> tuple[n
     captions = []
     for p in files:
         if from_jsonl:
-            caption = listed.get(p.resolve())
+            mine = listed.get(p.resolve())
             where = f"no line of {root / CAPTIONS_FILE} names it"
         else:
             txt = p.with_suffix(".txt")
-            caption = txt.read_text(encoding="utf-8").strip() if txt.is_file() else None
-            where = f"no {txt.name} beside it"
-        if caption is None:
+            mine = [line.strip() for line in txt.read_text(encoding="utf-8").splitlines() if line.strip()] \
+                if txt.is_file() else None
+            where = f"no {txt.name} beside it" if mine is None else f"{txt.name} beside it is empty"
+            for line in mine or []:
+                if not words(line):
+                    raise UserError(f"image '{p}': its caption {line!r} in {txt.name} has no words")
+        if not mine:
             raise UserError(f"image '{p}' has no caption ({where}); every image of a captioned folder needs one")
-        if not words(caption):
-            raise UserError(f"image '{p}': its caption {caption!r} has no words")
-        captions.append(caption)
+        captions.append(mine)
     return np.stack([read_image(p, resolution, channels) for p in files]), captions

@@ -31,7 +31,7 @@ class Dataset:
     at (channels, resolution, resolution) only when it is drawn (`take`); or float32 images already
     at that shape in [-1, 1], for sources whose values are not whole 0..255 numbers (scikit-learn's
     digits, scikit-image's faces); or points (N, D).
-    `captions`: one text per row of `pixels` for captioned data (text-to-image), else None.
+    `captions`: for captioned data (text-to-image), one list of texts per row of `pixels`, else None.
     `held_out` (with `held_out_labels`): examples of the same source never trained on (data.held_out),
     as floats at `sample_shape` (converted from `pixels`' storage by the arithmetic of `take`), on
     which D's scores show whether it has learnt the training set rather than the distribution.
@@ -49,7 +49,7 @@ class Dataset:
     read_size: tuple[int, int] = (0, 0)  # images: the (width, height) they were read at (a folder's most common)
     held_out: torch.Tensor | None = None
     held_out_labels: torch.Tensor | None = None
-    captions: list[str] | None = None
+    captions: list[list[str]] | None = None
 
     @property
     def is_images(self) -> bool:

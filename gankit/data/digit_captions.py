@@ -10,8 +10,10 @@ One simple measure per attribute, on the image as ink in [0, 1] (MNIST: white st
 
 Each measure becomes one of three words by its terciles over the bundled set: thickness and slant
 over all digits (a thick 1 is as thick as a thick 8), size within each digit (a 1's box is narrow by
-its shape, so "large" means large for a 1). Captions come in several phrasings; `HELD_OUT` is never
-used for training, so a benchmark can ask whether the model reads a phrasing it has not seen.
+its shape, so "large" means large for a 1). Every digit has one caption in each of the four
+training phrasings (`TEMPLATES`), as each image of Reed et al.'s CUB set has ten captions by
+different people; `HELD_OUT` is never used for training, so a benchmark can ask whether the model
+reads a phrasing it has not seen.
 """
 
 from __future__ import annotations
@@ -106,11 +108,10 @@ def write_caption(digit: int, thickness_level: int, slant_level: int, size_level
                            slant=SLANT_WORDS[slant_level], size=SIZE_WORDS[size_level])
 
 
-def digit_captions(images: np.ndarray, digits: np.ndarray, seed: int = 0) -> tuple[list[str], dict[str, np.ndarray]]:
-    """A caption for each image (N, H, W) in [0, 1] with its digit label, in a training phrasing drawn
-    at random (fixed `seed`), and the attribute levels the captions were written from."""
+def digit_captions(images: np.ndarray, digits: np.ndarray) -> tuple[list[list[str]], dict[str, np.ndarray]]:
+    """Each image's captions (N, H, W) in [0, 1] with its digit label, one in each training phrasing,
+    and the attribute levels the captions were written from."""
     lv = attribute_levels(measure(images), digits)
-    phrasing = np.random.default_rng(seed).integers(0, len(TEMPLATES), size=len(images))
-    captions = [write_caption(int(d), int(t), int(s), int(z), TEMPLATES[p])
-                for d, t, s, z, p in zip(digits, lv["thickness"], lv["slant"], lv["size"], phrasing)]
+    captions = [[write_caption(int(d), int(t), int(s), int(z), template) for template in TEMPLATES]
+                for d, t, s, z in zip(digits, lv["thickness"], lv["slant"], lv["size"])]
     return captions, lv

@@ -80,7 +80,7 @@ BUNDLED: dict[str, tuple[Callable[[], tuple[np.ndarray, np.ndarray | None]], str
 
 
 def _mnist_captions():
-    """The bundled MNIST digits with a caption each, written from the label and measured attributes."""
+    """The bundled MNIST digits with four captions each, written from the label and measured attributes."""
     x, y = _mnist()
     captions, _ = digit_captions(x / 255.0, y)
     return x, y, captions
@@ -88,8 +88,8 @@ def _mnist_captions():
 
 # Captioned sets (text-to-image): name -> (loader returning images, labels, captions; one line for the help).
 BUNDLED_CAPTIONED = {
-    "mnist-captions": (_mnist_captions, "the 5,000 bundled MNIST digits, each captioned from its label, stroke thickness, "
-                                        "slant and size (\"a thick seven leaning right\")"),
+    "mnist-captions": (_mnist_captions, "the 5,000 bundled MNIST digits, each captioned in four phrasings from its label, "
+                                        "stroke thickness, slant and size (\"a thick seven leaning right\")"),
 }
 # Sets cut at the configured resolution (patches, not resized images): name -> one line for the help.
 BUNDLED_PATCHES = {

@@ -81,6 +81,18 @@ def joint_embedding_loss(image_emb: Tensor, text_emb: Tensor, tokens: Tensor,
     return loss, (scores.argmax(1) == own).float().mean()
 
 
+def one_caption_each(table: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """(N, K, L) word indices of each image's captions (missing ones all padding) -> (N, L): one
+    caption per image, drawn uniformly among its own from `generator` (default: the global random
+    state, which checkpoints hold). With one caption per image nothing is drawn."""
+    if table.shape[1] == 1:
+        return table[:, 0]
+    counts = (table[:, :, 0] != 0).sum(1)
+    device = table.device if generator is None else generator.device
+    pick = (torch.rand(len(table), generator=generator, device=device).to(table.device) * counts).long()
+    return table[torch.arange(len(table), device=table.device), pick]
+
+
 class TextToImageRecipe(GANRecipe):
     reuses_fake = True
     needs_images = True
@@ -104,10 +116,17 @@ class TextToImageRecipe(GANRecipe):
         self.conditional = False  # no class labels
         self.num_classes = data.num_classes
         self.text = cfg.text
-        self.vocabulary = Vocabulary.from_captions(data.captions)
-        # Every training caption as word indices (N, L): what a real batch carries, and the pool that
-        # fakes' captions are drawn from.
-        self.tokens = self.vocabulary.encode(data.captions, source=f"data '{data.name}': caption")
+        every_caption = [caption for mine in data.captions for caption in mine]
+        self.vocabulary = Vocabulary.from_captions(every_caption)
+        # Every training caption as word indices (M, L): the pool fakes' captions are drawn from.
+        self.tokens = self.vocabulary.encode(every_caption, source=f"data '{data.name}': caption")
+        # Each image's captions (N, K, L), K the most any image has, an image's missing ones all
+        # padding: what a real batch carries, one of them drawn per image each time (`one_caption_each`).
+        counts = torch.tensor([len(mine) for mine in data.captions])
+        self.caption_table = torch.zeros(len(counts), int(counts.max()), self.tokens.shape[1], dtype=torch.int64)
+        image = torch.repeat_interleave(torch.arange(len(counts)), counts)
+        slot = torch.arange(len(image)) - torch.repeat_interleave(counts.cumsum(0) - counts, counts)
+        self.caption_table[image, slot] = self.tokens
         self._tokens_on: dict[torch.device, Tensor] = {}
         m, t = cfg.model, cfg.text
         channels, resolution = data.sample_shape[0], data.sample_shape[1]
@@ -152,7 +171,6 @@ class TextToImageRecipe(GANRecipe):
             torch.manual_seed(seed)
             images = ImageEncoder(data.resolution, data.channels, self.cfg.model.d_width, t.embed_dim).to(device)
             gen = torch.Generator().manual_seed(seed)
-            tokens = self.tokens.to(device)
             self.encoder.requires_grad_(True)
             opt = torch.optim.Adam([*self.encoder.parameters(), *images.parameters()], lr=t.pretrain_lr)
             n, first, last = min(t.pretrain_batch, len(data)), [], []
@@ -160,7 +178,7 @@ class TextToImageRecipe(GANRecipe):
             try:
                 for step in range(t.pretrain_steps):
                     idx = torch.randperm(len(data), generator=gen)[:n]
-                    caption = tokens[data.rows(idx).to(device)]
+                    caption = one_caption_each(self.caption_table[data.rows(idx)], gen).to(device)
                     with self.autocast():
                         loss, accuracy = joint_embedding_loss(images(data.take(idx).to(device)), self.encoder(caption), caption)
                     opt.zero_grad(set_to_none=True)
@@ -182,8 +200,8 @@ class TextToImageRecipe(GANRecipe):
                 "top1_first": round(acc0, 4), "top1_last": round(acc1, 4)}  # top1: share of images whose own caption scores highest
 
     def real_labels(self, data: Dataset) -> Tensor:
-        """What a real batch carries beside its images: its captions' word indices."""
-        return self.tokens
+        """What a real batch carries beside its images: all its captions' word indices (N, K, L)."""
+        return self.caption_table
 
     def sample_labels(self, n: int, generator: torch.Generator) -> Tensor:
         """Captions for fakes: n training captions drawn uniformly, as word indices (n, L)."""
@@ -229,7 +247,7 @@ class TextToImageRecipe(GANRecipe):
         fake = (self.fakes_for_d(batch) if fake is None else fake).detach()
         n = len(batch.real)
         encode = self.text_embedding if self.frozen_encoder else self.encoder
-        right, other = encode(torch.cat([batch.labels, batch.fake_labels])).split(n)
+        right, other = encode(torch.cat([one_caption_each(batch.labels), batch.fake_labels])).split(n)
         if self.joint_d:
             logits = self.D(torch.cat([batch.real, batch.real, fake]), torch.cat([right, other, other]))
         else:
