@@ -166,7 +166,6 @@ class SSGANConfig:
     hidden_noise: float = 0.5  # std of the Gaussian noise after each of D's hidden layers
     d_ema: float = 0.0  # decay of an average of D's weights that classifies (gankit classify); 0 = D itself
     feature_matching: str = "squared"  # G's loss on D's feature means: squared = mean (m_real - m_fake)^2 (the paper, the authors' MNIST code) | abs = mean |m_real - m_fake| (their CIFAR-10 and SVHN code)
-    augment: str = ""  # DiffAugment kinds (translation, cutout) on every image D sees in training, labelled, unlabelled and fake, in D's step and G's; "" = none (the paper's)
 
 
 @dataclass

@@ -52,10 +52,9 @@ def check(cfg: Config) -> Config:
     _one_of("recipe", cfg.recipe, RECIPES)
     _one_of("loss", cfg.loss, LOSSES)
     _one_of("model.arch", cfg.model.arch, ARCHITECTURES)
-    for key, spec in (("remedies.augment", cfg.remedies.augment), ("ssgan.augment", cfg.ssgan.augment)):
-        for kind in parse_augment(spec):
-            if kind not in KINDS:
-                raise UserError(f"config key '{key}': unknown kind {kind!r} (choose from {', '.join(KINDS)})")
+    for kind in parse_augment(cfg.remedies.augment):
+        if kind not in KINDS:
+            raise UserError(f"config key 'remedies.augment': unknown kind {kind!r} (choose from {', '.join(KINDS)})")
     if cfg.evaluation.every:
         _check_evaluation(cfg.evaluation)
     return cfg

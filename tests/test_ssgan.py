@@ -197,41 +197,6 @@ def test_d_step_trains_d_only_and_logs_each_term(tiny_recipe):
     assert 0 < stats["d_real"] < 1 and 0 < stats["d_fake"] < 1
 
 
-def _shift(x, dy, dx, fill=-1.0):
-    """x (C, H, W) moved dy rows down and dx columns right, the uncovered border `fill`."""
-    out = torch.full_like(x, fill)
-    h, w = x.shape[1:]
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = x[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
-    return out
-
-
-def test_augment_shifts_every_image_d_trains_on_and_none_it_classifies(tiny_recipe):
-    recipe, batch = tiny_recipe, _batch(tiny_recipe)
-    seen = []
-    hook = recipe.D.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
-    recipe.augment = ("translation",)
-    try:
-        torch.manual_seed(0)
-        recipe.d_backward(batch)
-        recipe.D.eval()
-        probs = recipe.class_probabilities(batch.real)
-        recipe.augment = ()
-        torch.testing.assert_close(probs, recipe.class_probabilities(batch.real))  # classification: no augmentation
-    finally:
-        recipe.augment = ()
-        recipe.D.train()
-        hook.remove()
-    trained = seen[0][16:32]  # [labelled, unlabelled (the real batch), fakes]: the unlabelled part
-    shifts = []
-    for image, original in zip(trained, batch.real):
-        found = [(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5) if torch.equal(image, _shift(original, dy, dx))]
-        assert len(found) == 1  # a whole-pixel shift of at most 4 (0.125 of 28) each way
-        shifts += found
-    assert len(set(shifts)) > 4  # each image its own draw
-    with pytest.raises(UserError, match="config key 'ssgan.augment': unknown kind 'flip'"):
-        load_config("ssgan-mnist", ["ssgan.augment=flip"])
-
-
 def test_labelled_batches_cycle_the_labelled_set_and_resume(tiny_recipe):
     recipe = tiny_recipe
     assert len(recipe.labelled_y) == 50

@@ -14,9 +14,7 @@ latents of its own (train.reuse_fake does not apply). The trained D is the produ
 `class_probabilities` classifies images (`gankit classify`).
 
 With unlabelled_weight = 0 D is trained on the labelled batch alone and G is left untrained: the
-supervised baseline, the same D architecture and loop without the GAN. `ssgan.augment` (not in the
-paper) applies DiffAugment's transformations to every image D sees in training, in both steps, so
-that D's classes hold for shifted digits too; classification sees the images as they are. With ssgan.d_ema > 0 an
+supervised baseline, the same D architecture and loop without the GAN. With ssgan.d_ema > 0 an
 exponential moving average of D's weights classifies (the authors test with an average of D's weights).
 """
 
@@ -28,7 +26,6 @@ import copy
 import torch
 import torch.nn as nn
 
-from ..augment import augment, parse as parse_augment
 from ..config import Config
 from ..data import Dataset
 from ..data.split import UNLABELLED
@@ -66,7 +63,6 @@ class SSGANRecipe:
         self.G = SSGANGenerator(self.z_dim, shape, (m.g_width, m.g_width))
         self.d_ema = s.d_ema
         self.feature_matching = s.feature_matching
-        self.augment = parse_augment(s.augment)
         labels = data.labels if data.labels is not None else torch.full((len(data.pixels),), UNLABELLED)
         known = labels != UNLABELLED
         # The labelled examples' rows, taken from the set as floats a batch at a time
@@ -106,10 +102,6 @@ class SSGANRecipe:
     def sampler(self) -> nn.Module:
         return self.G
 
-    def _augmented(self, x: Tensor) -> Tensor:
-        """x through ssgan.augment's transformations (each image its own draw), or x itself."""
-        return augment(x, self.augment) if self.augment else x
-
     def labelled_batch(self, n: int, device: torch.device) -> tuple[Tensor, Tensor]:
         """The next n labelled examples and their labels."""
         while len(self.label_queue) < n:
@@ -126,10 +118,10 @@ class SSGANRecipe:
             if self.unlabelled_weight > 0:
                 with torch.no_grad():
                     fake = self.G(batch.z)
-                logits = self.D(self._augmented(torch.cat([x_lab, batch.real, fake])))
+                logits = self.D(torch.cat([x_lab, batch.real, fake]))
                 lab, unl, fk = logits.split([len(x_lab), len(batch.real), len(fake)])
             else:
-                lab = self.D(self._augmented(x_lab))
+                lab = self.D(x_lab)
             loss_lab = supervised_loss(lab, y_lab)
             stats = {"loss_lab": loss_lab.detach(),
                      "train_error": (lab.detach().argmax(1) != y_lab).float().mean()}
@@ -148,9 +140,8 @@ class SSGANRecipe:
             return {}
         with frozen(self.D), self.autocast():
             with torch.no_grad():
-                real_features = self.D.features(self._augmented(batch.real))
-            fake_features = self.D.features(self._augmented(self.G(batch.z)))
-            loss = feature_matching_loss(real_features, fake_features, self.feature_matching)
+                real_features = self.D.features(batch.real)
+            loss = feature_matching_loss(real_features, self.D.features(self.G(batch.z)), self.feature_matching)
         loss.backward()
         return {"loss_g": loss.detach()}
 
