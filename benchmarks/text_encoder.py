@@ -53,9 +53,10 @@ def main(overrides: list[str]) -> None:
         # four training phrasings can write, any levels): does its nearest one by Euclidean distance name
         # the same digit, and has it the same levels too, on the raw embeddings and on unit-length ones?
         combos = [(d, t, s, z) for d in range(10) for t in range(3) for s in range(3) for z in range(3)]
-        train = sorted({(dc.write_caption(*c, p), c[0]) for c in combos for p in dc.TEMPLATES})
+        train = sorted({(dc.write_caption(*c, p), c) for c in combos for p in dc.TEMPLATES})
         train_emb = recipe.encoder(recipe.vocabulary.encode([c for c, _ in train]))
-        train_digit = torch.tensor([d for _, d in train])
+        combo_of = [c for _, c in train]
+        train_digit = torch.tensor([c[0] for c in combo_of])
         held = recipe.encoder(recipe.vocabulary.encode([dc.write_caption(*c, dc.HELD_OUT) for c in combos]))
         held_digit = torch.tensor([c[0] for c in combos])
         print(f"embedding norms: training phrasings {train_emb.norm(dim=1).mean():.3f} +- {train_emb.norm(dim=1).std():.3f}, "
@@ -65,9 +66,19 @@ def main(overrides: list[str]) -> None:
             nearest = dist.argmin(1)
             same = (train_digit[:, None] == held_digit[None]).T  # (held, train): training captions of the same digit
             own = dist.masked_fill(~same, float("inf")).min(1).values.mean() / dist.mean()
+            # The four training captions of a held-out caption's very content (digit and levels), against
+            # how far the training phrasings of one content lie from each other: is a phrasing's
+            # wording still in its embedding?
+            train_combo = torch.tensor([combos.index(c) for c in combo_of])
+            same_content = train_combo[None] == torch.arange(len(combos))[:, None]  # (held, train)
+            held_own = dist[same_content].mean() / dist.mean()
+            within = torch.cdist(f(train_emb), f(train_emb))
+            pair = (train_combo[:, None] == train_combo[None]) & ~torch.eye(len(train_combo), dtype=torch.bool)
+            train_own = within[pair].mean() / within.mean()
             print(f"[held-out phrasing, {kind}] nearest training caption names the same digit: "
                   f"{(train_digit[nearest] == held_digit).float().mean():.3f}; distance to the nearest same-digit "
-                  f"caption / mean distance {own:.3f}")
+                  f"caption / mean distance {own:.3f}; to the same content's training captions / mean {held_own:.3f} "
+                  f"(training phrasings of one content among themselves: {train_own:.3f})")
 
 
 if __name__ == "__main__":

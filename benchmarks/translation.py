@@ -16,6 +16,8 @@ classifier, each row once per kind: an SVC (scikit-learn, RBF kernel) on the pix
 (two 3x3 convolutions with max pooling, a hidden layer; Adam, 15 epochs, seed 0), which reads a digit
 by its local strokes rather than by its distance to the training images' pixels. The
 translated digits are those the CycleGAN trained on (without their labels; it never sees a label).
+When B is the 8x8 digits, a last column reads MNIST drawn as an 8x8 digit (`as_8x8_digit`): the score
+of a translation that changes the style and keeps every stroke.
 Writes OUT/<label>_digits.png: rows of A, G(A), F(G(A)), then B, F(B), G(F(B)).
 
     python benchmarks/translation.py OUT --edges GAN_RUN L1_RUN --colorize GAN_RUN L1_RUN \
@@ -38,6 +40,7 @@ from gankit.config import DataConfig
 from gankit.data import load_dataset
 from gankit.data.pairs import task_pair
 from gankit.data.photos import HELD_OUT_PHOTOS, photo
+from gankit.data.transform import fit_images
 from gankit.model import load
 from gankit.report.grid import image_grid, to_uint8
 from gankit.sr import colourfulness, gradient_energy, psnr, ssim
@@ -137,6 +140,15 @@ def _accuracy(predict, x: torch.Tensor, y: np.ndarray) -> float:
     return float(np.mean(predict(x) == y))
 
 
+def as_8x8_digit(x: torch.Tensor) -> torch.Tensor:
+    """Digits (N, 1, H, W) in [-1, 1] made the way scikit-learn's 8x8 digits were (ink counted in
+    8x8 blocks, 17 levels) and brought back to H x W as the loader brings those: a translation to the
+    8x8 style that keeps every stroke where it is. What B's classifier reads on these bounds what
+    such a translation can score; above it, a translation must redraw the digit in B's hand."""
+    blocks = torch.round(F.interpolate((x + 1) / 2, size=8, mode="area") * 16) / 16
+    return fit_images(blocks, x.shape[-1], 1)
+
+
 @torch.no_grad()
 def _through(model, x: torch.Tensor, direction: str, batch: int = 250) -> torch.Tensor:
     net = model.recipe.translator(direction)
@@ -147,8 +159,9 @@ def cyclegan_table(runs: dict[str, str], out_dir: Path) -> None:
     """One row per run and classifier; the domains (and the classifiers fitted on them) are each run's own."""
     print("\nCycleGAN digits: classifiers fitted on 80% of one domain only")
     print("| run | classifier | A, B | classifier ceiling A / B | untranslated, read by the other's classifier A / B "
-          "| A -> B read by B's classifier | B -> A read by A's classifier | cycle L1 A | cycle L1 B |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| A -> B read by B's classifier | B -> A read by A's classifier | cycle L1 A | cycle L1 B "
+          "| A drawn as an 8x8 digit, read by B's classifier |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for label, run_dir in runs.items():
         model = load(run_dir)
         data = model.config.data
@@ -157,10 +170,11 @@ def cyclegan_table(runs: dict[str, str], out_dir: Path) -> None:
         aba, bab = _through(model, ab, "b2a"), _through(model, ba, "a2b")
         for kind in JUDGES:
             (clf_a, ceiling_a), (clf_b, ceiling_b) = _classifier(kind, xa, ya), _classifier(kind, xb, yb)
+            kept = f"{_accuracy(clf_b, as_8x8_digit(xa), ya):.3f}" if data.source_b == "digits" else "-"
             print(f"| {label} | {kind} | {data.source} ({len(xa)}), {data.source_b} ({len(xb)}) | "
                   f"{ceiling_a:.3f} / {ceiling_b:.3f} | {_accuracy(clf_b, xa, ya):.3f} / {_accuracy(clf_a, xb, yb):.3f} | "
                   f"{_accuracy(clf_b, ab, ya):.3f} | {_accuracy(clf_a, ba, yb):.3f} | "
-                  f"{(aba - xa).abs().mean():.4f} | {(bab - xb).abs().mean():.4f} |", flush=True)
+                  f"{(aba - xa).abs().mean():.4f} | {(bab - xb).abs().mean():.4f} | {kept} |", flush=True)
         pick_a = np.concatenate([np.flatnonzero(ya == d)[:2] for d in range(10)])
         pick_b = np.concatenate([np.flatnonzero(yb == d)[:2] for d in range(10)])
         rows = [xa[pick_a], ab[pick_a], aba[pick_a], xb[pick_b], ba[pick_b], bab[pick_b]]

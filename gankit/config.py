@@ -142,6 +142,10 @@ class TextConfig:
     # Std of Gaussian noise added to each number of the sentence embedding that G takes in training
     # (not D, which judges G's image against the caption's own embedding; not in sampling); 0 = none.
     embed_noise: float = 0.0
+    # Caption augmentation in training (pre-training and GAN; not in sampling): each word dropped with
+    # this probability, then this many swaps of two words per caption (EDA, Wei & Zou 2019); 0 = none.
+    word_drop: float = 0.0
+    word_swaps: int = 0
 
 
 @dataclass
@@ -274,7 +278,7 @@ NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match",
                 "data.limit", "data.held_out", "data.labelled", "data.label_seed",
                 "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
                 "remedies.minibatch_disc", "remedies.unrolled_steps", "penalty.gp_weight", "penalty.r1_gamma",
-                "penalty.clip", "evaluation.every", "text.interp_weight", "text.pretrain_steps",
+                "penalty.clip", "evaluation.every", "text.interp_weight", "text.pretrain_steps", "text.word_swaps",
                 "stylegan2.pl_weight", "stylegan2.ema_kimg", "stylegan2.ema_rampup")
 
 
@@ -374,6 +378,8 @@ def validate(cfg: Config) -> Config:
         raise UserError(f"config key 'text.embed_dim': must be even (the GRU's two directions, half each), got {cfg.text.embed_dim}")
     if not 0.0 <= cfg.text.interp_beta <= 1.0:
         raise UserError(f"config key 'text.interp_beta': must lie in [0, 1], got {cfg.text.interp_beta!r}")
+    if not 0.0 <= cfg.text.word_drop < 1.0:
+        raise UserError(f"config key 'text.word_drop': must lie in [0, 1), got {cfg.text.word_drop!r}")
     if not 0.0 <= cfg.translation.dropout < 1.0:
         raise UserError(f"config key 'translation.dropout': must lie in [0, 1), got {cfg.translation.dropout!r}")
     if cfg.data.pairs == "none" and (cfg.data.source_b or cfg.data.channels_b):

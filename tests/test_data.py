@@ -34,6 +34,20 @@ def test_bundled_digits_and_toys():
     assert (radius - 1).abs().max() < 0.1
 
 
+def test_framed_mnist_fills_the_frame_as_the_8x8_digits_do():
+    framed, mnist = load("mnist-framed", resolution=28), load("mnist", resolution=28)
+    assert framed.floats().shape == (5000, 1, 28, 28) and torch.equal(framed.labels, mnist.labels)
+    for images in (framed.floats(), load("digits", resolution=28).floats()):
+        ink = images[:, 0] > 0.0  # at least half the full intensity
+        rows, cols = ink.any(2), ink.any(1)
+        height = 28 - rows.int().argmax(1) - rows.flip(1).int().argmax(1)
+        width = 28 - cols.int().argmax(1) - cols.flip(1).int().argmax(1)
+        # the digit's longer side spans (nearly) the whole frame, centred
+        assert (torch.maximum(height, width) >= 26).float().mean() > 0.95
+    ink = mnist.floats()[:, 0] > 0.0  # MNIST itself leaves a margin of about 4 pixels
+    assert (ink.any(2).sum(1) <= 22).float().mean() > 0.95
+
+
 def test_folder_with_class_subfolders_and_mixed_modes(tmp_path):
     rng = np.random.default_rng(0)
     (tmp_path / "cats").mkdir()

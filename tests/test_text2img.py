@@ -22,7 +22,7 @@ from gankit.data.captions import Vocabulary, read_captioned_folder, words
 from gankit.errors import UserError
 from gankit.objectives import LOSSES
 from gankit.recipes import Batch, build_recipe
-from gankit.recipes.text2img import joint_embedding_loss, matching_aware_d_loss, one_caption_each
+from gankit.recipes.text2img import augment_captions, joint_embedding_loss, matching_aware_d_loss, one_caption_each
 
 
 def bar(width: int, lean: int = 0, top: int = 4, bottom: int = 24, left: int = 12) -> np.ndarray:
@@ -144,7 +144,8 @@ def test_recipe_d_loss_pairs_real_wrong_and_fake_texts(tmp_path, spectral_norm):
     with it in a pass over the real pairs and one over the fakes (the statistics G's step sees)."""
     folder = _captioned_folder(tmp_path / "c")
     data = load_dataset(DataConfig(source=str(folder)))
-    recipe = build_recipe(_text_cfg(str(folder), f"model.spectral_norm={str(spectral_norm).lower()}"), data)
+    # the captions as they are (the preset swaps words of training captions, drawn in d_loss)
+    recipe = build_recipe(_text_cfg(str(folder), f"model.spectral_norm={str(spectral_norm).lower()}", "text.word_swaps=0"), data)
     assert recipe.joint_d == spectral_norm
     if spectral_norm:  # no power iteration between the passes compared
         recipe.D.eval()
@@ -185,6 +186,40 @@ def test_an_image_with_several_captions_draws_one_of_its_own_each_time(tmp_path)
     assert recipe.caption_table.shape[:2] == (8, 2) and len(recipe.tokens) == 16
     for i, mine in enumerate(data.captions):
         assert recipe.decode_text(recipe.caption_table[i]) == [" ".join(words(c)) for c in mine]
+
+
+def test_caption_augmentation_drops_and_swaps_words_and_keeps_padding_last():
+    tokens = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8, 0, 0], [9, 10, 0, 0, 0, 0, 0, 0, 0, 0]])
+    gen = torch.Generator().manual_seed(0)
+    assert torch.equal(augment_captions(tokens, 0.0, 0, gen), tokens)
+    kept, moved = [], 0
+    for _ in range(400):
+        out = augment_captions(tokens, 0.0, 3, gen)  # swaps alone: the same words, in another order
+        assert all(sorted(o[o != 0].tolist()) == sorted(t[t != 0].tolist()) for o, t in zip(out, tokens))
+        moved += not torch.equal(out, tokens)
+        out = augment_captions(tokens, 0.25, 0, gen)
+        for row, own in zip(out, tokens):
+            n = int((row != 0).sum())
+            assert n >= 1 and (row[n:] == 0).all()  # never empty; the words first, then padding
+            words = row[:n].tolist()
+            assert words == [w for w in own.tolist() if w in words]  # a subsequence: order kept
+        kept.append(int((out[0] != 0).sum()))
+    assert moved > 300  # most draws reorder something
+    assert abs(np.mean(kept) / 8 - 0.75) < 0.03  # each word dropped a quarter of the time
+    # the input is left as it was; in the recipe only the training fakes' captions are augmented
+    assert tokens[0].tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 0, 0]
+
+
+def test_recipe_augments_training_captions_only(tmp_path):
+    folder = _captioned_folder(tmp_path / "c")
+    data = load_dataset(DataConfig(source=str(folder)))
+    recipe = build_recipe(_text_cfg(str(folder), "text.word_swaps=2"), data)
+    drawn = recipe.sample_labels(64, torch.Generator().manual_seed(1))
+    trained = recipe.training_labels(64, torch.Generator().manual_seed(1))
+    pool = {tuple(t) for t in recipe.tokens.tolist()}
+    assert all(tuple(t) in pool for t in drawn.tolist())  # sampling draws the data's own captions
+    assert sum(tuple(t) not in pool for t in trained.tolist()) > 20  # training: the same, words swapped
+    assert [sorted(t) for t in trained.tolist()] == [sorted(t) for t in drawn.tolist()]
 
 
 def test_joint_embedding_loss_is_symmetric_and_leaves_out_identical_captions():

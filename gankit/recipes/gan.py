@@ -145,6 +145,10 @@ class GANRecipe:
             return None
         return torch.randint(0, self.num_classes, (n,), generator=generator, device=generator.device)
 
+    def training_labels(self, n: int, generator: torch.Generator) -> Tensor | None:
+        """Labels for a training batch's fakes: `sample_labels`' (a recipe may vary them in training only)."""
+        return self.sample_labels(n, generator)
+
     def _g(self, G: nn.Module, z: Tensor, labels: Tensor | None) -> Tensor:
         return G(z, labels) if self.conditional else G(z)
 

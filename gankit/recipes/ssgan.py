@@ -93,6 +93,8 @@ class SSGANRecipe:
     def sample_labels(self, n: int, generator: torch.Generator) -> None:
         return None
 
+    training_labels = sample_labels  # what the loop draws for a training batch's fakes: nothing here either
+
     def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.G(z)
 

@@ -93,6 +93,33 @@ def one_caption_each(table: Tensor, generator: torch.Generator | None = None) ->
     return table[torch.arange(len(table), device=table.device), pick]
 
 
+def augment_captions(tokens: Tensor, drop: float, swaps: int, generator: torch.Generator | None = None) -> Tensor:
+    """Captions (N, L) of word indices, padding (0) after the words, with words dropped and swapped
+    (EDA's random deletion and random swap, Wei & Zou 2019): each word is dropped with probability
+    `drop` (a caption that would lose every word keeps them all), the rest close up, then two of
+    its words, drawn uniformly, trade places `swaps` times. Draws from `generator` (default: the global
+    random state, which checkpoints hold). A new tensor; `tokens` is left as it is."""
+    device = tokens.device if generator is None else generator.device
+    out = tokens.clone()
+    n, length = out.shape
+    if drop:
+        words = out != 0
+        keep = words & (torch.rand(n, length, generator=generator, device=device).to(out.device) >= drop)
+        lost = ~keep.any(1)
+        keep[lost] = words[lost]
+        # the kept words, in their order, to the front: sort positions by (dropped, position)
+        order = torch.argsort((~keep).long() * length + torch.arange(length, device=out.device), dim=1)
+        out = torch.where(keep, out, 0).gather(1, order)
+    lengths = (out != 0).sum(1)
+    rows = torch.arange(n, device=out.device)
+    for _ in range(swaps):
+        i, j = ((torch.rand(2, n, generator=generator, device=device).to(out.device) * lengths).long())
+        first = out[rows, i]
+        out[rows, i] = out[rows, j]
+        out[rows, j] = first
+    return out
+
+
 class TextToImageRecipe(GANRecipe):
     reuses_fake = True
     needs_images = True
@@ -178,7 +205,7 @@ class TextToImageRecipe(GANRecipe):
             try:
                 for step in range(t.pretrain_steps):
                     idx = torch.randperm(len(data), generator=gen)[:n]
-                    caption = one_caption_each(self.caption_table[data.rows(idx)], gen).to(device)
+                    caption = self.augmented(one_caption_each(self.caption_table[data.rows(idx)], gen), gen).to(device)
                     with self.autocast():
                         loss, accuracy = joint_embedding_loss(images(data.take(idx).to(device)), self.encoder(caption), caption)
                     opt.zero_grad(set_to_none=True)
@@ -210,6 +237,16 @@ class TextToImageRecipe(GANRecipe):
             self._tokens_on[device] = self.tokens.to(device)
         idx = torch.randint(0, len(self.tokens), (n,), generator=generator, device=device)
         return self._tokens_on[device][idx]
+
+    def augmented(self, tokens: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Training captions with `text.word_drop` and `text.word_swaps` applied (`augment_captions`),
+        so that G and D meet each caption's content in more wordings than the data's own."""
+        t = self.text
+        return augment_captions(tokens, t.word_drop, t.word_swaps, generator) if t.word_drop or t.word_swaps else tokens
+
+    def training_labels(self, n: int, generator: torch.Generator) -> Tensor:
+        """A training batch's fakes' captions: `sample_labels`', augmented."""
+        return self.augmented(self.sample_labels(n, generator), generator)
 
     def text_embedding(self, tokens: Tensor) -> Tensor:
         """Sentence embeddings (N, embed_dim) of word indices, as G (and D, when the encoder is
@@ -247,7 +284,7 @@ class TextToImageRecipe(GANRecipe):
         fake = (self.fakes_for_d(batch) if fake is None else fake).detach()
         n = len(batch.real)
         encode = self.text_embedding if self.frozen_encoder else self.encoder
-        right, other = encode(torch.cat([one_caption_each(batch.labels), batch.fake_labels])).split(n)
+        right, other = encode(torch.cat([self.augmented(one_caption_each(batch.labels)), batch.fake_labels])).split(n)
         if self.joint_d:
             logits = self.D(torch.cat([batch.real, batch.real, fake]), torch.cat([right, other, other]))
         else:

@@ -69,6 +69,8 @@ class TranslationRecipe:
     def sample_labels(self, n: int, generator: torch.Generator) -> None:
         return None
 
+    training_labels = sample_labels  # what the loop draws for a training batch's fakes: nothing here either
+
     @property
     def sampler(self) -> nn.Module:
         return self.G

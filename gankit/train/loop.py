@@ -148,7 +148,7 @@ class Trainer:
         real, labels = self.feed.real(shard(idx), upcoming)
         return Batch(real=real, labels=labels,
                      z=shard(self.recipe.sample_z(n, self.noise_gen)),
-                     fake_labels=shard(self.recipe.sample_labels(n, self.noise_gen)))
+                     fake_labels=shard(self.recipe.training_labels(n, self.noise_gen)))
 
     def d_step(self, batch: Batch | None = None, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One D update on a real batch and fakes (drawn by the recipe, with G frozen, unless given)."""
