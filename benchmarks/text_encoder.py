@@ -57,6 +57,10 @@ def main(overrides: list[str]) -> None:
         train_emb = recipe.encoder(recipe.vocabulary.encode([c for c, _ in train]))
         combo_of = [c for _, c in train]
         train_digit = torch.tensor([c[0] for c in combo_of])
+        index_of = {c: i for i, c in enumerate(combos)}
+        train_combo = torch.tensor([index_of[c] for c in combo_of])  # each training caption's content, as an index of combos
+        same_content = train_combo[None] == torch.arange(len(combos))[:, None]  # (held, train)
+        pair = (train_combo[:, None] == train_combo[None]) & ~torch.eye(len(train_combo), dtype=torch.bool)
         held = recipe.encoder(recipe.vocabulary.encode([dc.write_caption(*c, dc.HELD_OUT) for c in combos]))
         held_digit = torch.tensor([c[0] for c in combos])
         print(f"embedding norms: training phrasings {train_emb.norm(dim=1).mean():.3f} +- {train_emb.norm(dim=1).std():.3f}, "
@@ -69,11 +73,8 @@ def main(overrides: list[str]) -> None:
             # The four training captions of a held-out caption's very content (digit and levels), against
             # how far the training phrasings of one content lie from each other: is a phrasing's
             # wording still in its embedding?
-            train_combo = torch.tensor([combos.index(c) for c in combo_of])
-            same_content = train_combo[None] == torch.arange(len(combos))[:, None]  # (held, train)
             held_own = dist[same_content].mean() / dist.mean()
             within = torch.cdist(f(train_emb), f(train_emb))
-            pair = (train_combo[:, None] == train_combo[None]) & ~torch.eye(len(train_combo), dtype=torch.bool)
             train_own = within[pair].mean() / within.mean()
             print(f"[held-out phrasing, {kind}] nearest training caption names the same digit: "
                   f"{(train_digit[nearest] == held_digit).float().mean():.3f}; distance to the nearest same-digit "

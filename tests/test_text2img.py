@@ -206,7 +206,7 @@ def test_caption_augmentation_drops_and_swaps_words_and_keeps_padding_last():
         kept.append(int((out[0] != 0).sum()))
     assert moved > 300  # most draws reorder something
     assert abs(np.mean(kept) / 8 - 0.75) < 0.03  # each word dropped a quarter of the time
-    # the input is left as it was; in the recipe only the training fakes' captions are augmented
+    # the input is left as it was
     assert tokens[0].tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 0, 0]
 
 

@@ -20,7 +20,7 @@ from .photos import photo_patches
 from .split import drop_labels
 from .toy import MIXTURES, toy_points
 from .prepare import folder_channels, prepare_folder
-from .transform import array_to_pixels, array_to_tensor, to_nchw
+from .transform import array_to_pixels, array_to_tensor, crop_square, to_nchw
 
 
 @functools.lru_cache(maxsize=1)  # read once per process; callers copy before changing it
@@ -48,10 +48,7 @@ def _mnist_framed():
         ink = image >= FRAMED_INK * image.max()
         rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
         digit = image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-        side = max(digit.shape)
-        square = np.zeros((side, side), np.float32)
-        top, left = (side - digit.shape[0]) // 2, (side - digit.shape[1]) // 2
-        square[top:top + digit.shape[0], left:left + digit.shape[1]] = digit
+        square = crop_square(digit[None, None], "pad")[0, 0]
         framed[i] = np.asarray(Image.fromarray(square, mode="F").resize(x.shape[1:][::-1], Image.BILINEAR))
     return framed.clip(0, 255), y
 
