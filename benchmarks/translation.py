@@ -10,12 +10,15 @@ OUT/<task>_<photo>.png: input | L1 | pix2pix | true photo.
 CycleGAN: a classifier is fitted on one domain only, on 80% of it (its accuracy on the other 20% is
 its ceiling), then reads the other domain's digits translated into its
 own: MNIST -> 8x8 style read by the 8x8-digits classifier with the MNIST labels, and back. Also the
-untranslated digits (what translation adds) and the mean cycle reconstruction error |F(G(a)) - a|
-on [-1, 1] images, for each run given (e.g. one trained without its adversarial terms). Two kinds of
+untranslated digits (what translation adds), the mean cycle reconstruction error |F(G(a)) - a|
+on [-1, 1] images, and the translations' sharpness (gradient energy) beside that of the real digits
+of their domain, for each run given (e.g. one trained without its adversarial terms). Two kinds of
 classifier, each row once per kind: an SVC (scikit-learn, RBF kernel) on the pixels, and a small CNN
 (two 3x3 convolutions with max pooling, a hidden layer; Adam, 15 epochs, seed 0), which reads a digit
-by its local strokes rather than by its distance to the training images' pixels. The
-translated digits are those the CycleGAN trained on (without their labels; it never sees a label).
+by its local strokes rather than by its distance to the training images' pixels. The translated
+digits are the run's held-out ones (data.held_out of each domain, never trained on) when it kept
+some, else those it trained on (a run without translation.semantic_weight never sees a label; one
+with it has seen its training digits' labels, so only held-out digits measure it).
 When B is the 8x8 digits, a last column reads MNIST drawn as an 8x8 digit (`as_8x8_digit`): the score
 of a translation that changes the style and keeps every stroke.
 Writes OUT/<label>_digits.png: rows of A, G(A), F(G(A)), then B, F(B), G(F(B)).
@@ -89,6 +92,16 @@ def _domain(source: str, resolution: int) -> tuple[torch.Tensor, np.ndarray]:
     return d.floats(), d.labels.numpy()
 
 
+def _translated(data: DataConfig) -> tuple[tuple[torch.Tensor, np.ndarray], tuple[torch.Tensor, np.ndarray], str]:
+    """The digits of each domain to translate, with their labels: the run's held-out pairs where it
+    kept some, else each whole domain; and which of the two they are."""
+    if data.held_out:
+        held = load_dataset(data, held_out=True)
+        x, y = held.floats(), held.labels.numpy()
+        return (x[:, :1], y[:, 0]), (x[:, 1:], y[:, 1]), "held out"
+    return _domain(data.source, data.resolution), _domain(data.source_b, data.resolution), "trained on"
+
+
 def _split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
     cut = int(0.8 * n)
@@ -149,6 +162,12 @@ def as_8x8_digit(x: torch.Tensor) -> torch.Tensor:
     return fit_images(blocks, x.shape[-1], 1)
 
 
+def _sharpness(x: torch.Tensor) -> float:
+    """Mean gradient energy of images (N, 1, H, W) in [-1, 1] as uint8: speckle and hard edges raise
+    it, the 8x8 digits' upsampled strokes are soft."""
+    return float(np.mean([gradient_energy(image) for image in to_uint8(x)]))
+
+
 @torch.no_grad()
 def _through(model, x: torch.Tensor, direction: str, batch: int = 250) -> torch.Tensor:
     net = model.recipe.translator(direction)
@@ -158,23 +177,27 @@ def _through(model, x: torch.Tensor, direction: str, batch: int = 250) -> torch.
 def cyclegan_table(runs: dict[str, str], out_dir: Path) -> None:
     """One row per run and classifier; the domains (and the classifiers fitted on them) are each run's own."""
     print("\nCycleGAN digits: classifiers fitted on 80% of one domain only")
-    print("| run | classifier | A, B | classifier ceiling A / B | untranslated, read by the other's classifier A / B "
+    print("| run | classifier | A, B translated | classifier ceiling A / B | untranslated, read by the other's classifier A / B "
           "| A -> B read by B's classifier | B -> A read by A's classifier | cycle L1 A | cycle L1 B "
-          "| A drawn as an 8x8 digit, read by B's classifier |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| A drawn as an 8x8 digit, read by B's classifier | sharpness A -> B / of B's digits "
+          "| sharpness B -> A / of A's digits |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for label, run_dir in runs.items():
         model = load(run_dir)
         data = model.config.data
-        (xa, ya), (xb, yb) = _domain(data.source, data.resolution), _domain(data.source_b, data.resolution)
+        (xa, ya), (xb, yb), which = _translated(data)
         ab, ba = _through(model, xa, "a2b"), _through(model, xb, "b2a")
         aba, bab = _through(model, ab, "b2a"), _through(model, ba, "a2b")
+        domains = _domain(data.source, data.resolution), _domain(data.source_b, data.resolution)
+        sharp = (f"{_sharpness(ab):.0f} / {_sharpness(domains[1][0]):.0f} | "
+                 f"{_sharpness(ba):.0f} / {_sharpness(domains[0][0]):.0f}")
         for kind in JUDGES:
-            (clf_a, ceiling_a), (clf_b, ceiling_b) = _classifier(kind, xa, ya), _classifier(kind, xb, yb)
+            (clf_a, ceiling_a), (clf_b, ceiling_b) = (_classifier(kind, *domain) for domain in domains)
             kept = f"{_accuracy(clf_b, as_8x8_digit(xa), ya):.3f}" if data.source_b == "digits" else "-"
-            print(f"| {label} | {kind} | {data.source} ({len(xa)}), {data.source_b} ({len(xb)}) | "
+            print(f"| {label} | {kind} | {data.source} ({len(xa)}), {data.source_b} ({len(xb)}), {which} | "
                   f"{ceiling_a:.3f} / {ceiling_b:.3f} | {_accuracy(clf_b, xa, ya):.3f} / {_accuracy(clf_a, xb, yb):.3f} | "
                   f"{_accuracy(clf_b, ab, ya):.3f} | {_accuracy(clf_a, ba, yb):.3f} | "
-                  f"{(aba - xa).abs().mean():.4f} | {(bab - xb).abs().mean():.4f} | {kept} |", flush=True)
+                  f"{(aba - xa).abs().mean():.4f} | {(bab - xb).abs().mean():.4f} | {kept} | {sharp} |", flush=True)
         pick_a = np.concatenate([np.flatnonzero(ya == d)[:2] for d in range(10)])
         pick_b = np.concatenate([np.flatnonzero(yb == d)[:2] for d in range(10)])
         rows = [xa[pick_a], ab[pick_a], aba[pick_a], xb[pick_b], ba[pick_b], bab[pick_b]]

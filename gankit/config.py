@@ -161,6 +161,7 @@ class TranslationConfig:
     identity: float = 0.5  # CycleGAN: identity loss |G(b) - b| weighted identity x cycle_weight (A, B of equal channels)
     blocks: int = 9  # CycleGAN: residual blocks of each ResNet generator (the paper: 6 at 128 px, 9 at 256)
     pool_size: int = 50  # CycleGAN: past fakes kept for D (Shrivastava et al. 2017); 0 = D sees only the newest
+    semantic_weight: float = 0.0  # CycleGAN: weight of the label-keeping loss CE(C_B(G(a)), y_a) + CE(C_A(F(b)), y_b), C_X a classifier fitted on domain X (both domains labelled); 0 = off
 
 
 @dataclass
@@ -275,7 +276,7 @@ NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match",
                 "vaegan.pixel_weight", "vaegan.adv_weight", "ssgan.unlabelled_weight", "ssgan.input_noise", "ssgan.hidden_noise", "text.embed_noise",
                 "translation.adv_weight", "translation.l1_weight",
                 "translation.cycle_weight", "translation.identity", "translation.blocks", "translation.pool_size",
-                "data.limit", "data.held_out", "data.labelled", "data.label_seed",
+                "translation.semantic_weight", "data.limit", "data.held_out", "data.labelled", "data.label_seed",
                 "train.steps", "train.minutes", "train.seed", "model.dropout", "guard.rollbacks",
                 "remedies.minibatch_disc", "remedies.unrolled_steps", "penalty.gp_weight", "penalty.r1_gamma",
                 "penalty.clip", "evaluation.every", "text.interp_weight", "text.pretrain_steps", "text.word_swaps",

@@ -8,9 +8,9 @@ import torch.nn as nn
 from PIL import Image
 
 from gankit.cli import main
-from gankit.configure import load_config
+from gankit.configure import load_config, refuse_unread
 from gankit.data import Dataset, load_dataset
-from gankit.data.pairs import read_paired_folder, stack_unpaired
+from gankit.data.pairs import read_paired_folder, unpaired_partners
 from gankit.errors import UserError
 from gankit.nets import PatchDiscriminator, ResnetGenerator, UNetGenerator, receptive_field
 from gankit.recipes import Batch, build_recipe
@@ -76,7 +76,8 @@ def _pairs_data(n: int, ca: int, cb: int, side: int = 16) -> Dataset:
 
 
 def test_cycle_and_identity_losses_against_hand_values():
-    cfg = load_config("cyclegan-digits", ["translation.adv_weight=0", "translation.blocks=1", "model.g_width=4"])
+    cfg = load_config("cyclegan-digits", ["translation.adv_weight=0", "translation.blocks=1", "model.g_width=4",
+                                          "translation.semantic_weight=0"])  # the data below have no labels
     data = _pairs_data(4, 1, 1)
     recipe = build_recipe(cfg, data)
     recipe.G["AB"], recipe.G["BA"] = _Affine(0.5, 0.0), _Affine(1.0, 0.25)  # G(a) = a/2, F(b) = b + 1/4
@@ -89,6 +90,76 @@ def test_cycle_and_identity_losses_against_hand_values():
     assert stats["loss_identity"].item() == pytest.approx(identity.item(), rel=1e-5)
     assert loss.item() == pytest.approx(10 * cycle.item() + 0.5 * 10 * identity.item(), rel=1e-5)
     assert "loss_adv" not in stats and recipe.d_loss(batch, recipe.fakes_for_g(batch)) == (None, {})
+
+
+class _MeanLogits(nn.Module):
+    """Two class logits from an image: (mean, -mean)."""
+
+    def forward(self, x):
+        m = x.mean((1, 2, 3))
+        return torch.stack([m, -m], 1)
+
+
+def test_semantic_loss_reads_each_translation_with_its_domains_classifier_against_the_source_label(monkeypatch):
+    from gankit.recipes import cyclegan
+
+    monkeypatch.setattr(cyclegan, "READER_STEPS", 1)  # the readers fitted are replaced by hand-made ones
+    monkeypatch.setattr(cyclegan, "_jitter", lambda x, generator=None: x)  # which read the translations unmoved
+    cfg = load_config("cyclegan-digits", ["translation.adv_weight=0", "translation.identity=0", "translation.blocks=1",
+                                          "model.g_width=4", "translation.semantic_weight=0.5"])
+    data = _pairs_data(4, 1, 1)
+    data.labels, data.num_classes = torch.tensor([[0, 1], [1, 1], [0, 0], [1, 0]]), 2
+    recipe = build_recipe(cfg, data)
+    recipe.G["AB"], recipe.G["BA"] = _Affine(0.5, 0.0), _Affine(1.0, 0.25)
+    recipe.readers["A"], recipe.readers["B"] = nn.ModuleList([_MeanLogits()]), nn.ModuleList([_MeanLogits()])
+    batch = Batch(real=data.pixels, labels=data.labels, z=data.pixels, fake_labels=None)
+    loss, stats = recipe.g_loss(batch, recipe.fakes_for_g(batch))
+    a, b = data.pixels[:, :1], data.pixels[:, 1:]
+
+    def ce(images, labels):  # by hand: logits (m, -m), so p(class 0) = sigmoid(2m)
+        m = images.mean((1, 2, 3))
+        p0 = torch.sigmoid(2 * m)
+        return -torch.where(labels == 0, p0, 1 - p0).log().mean()
+
+    semantic = ce(a / 2, data.labels[:, 0]) + ce(b + 0.25, data.labels[:, 1])  # C_B(G(a)) vs y_a, C_A(F(b)) vs y_b
+    assert stats["loss_semantic"].item() == pytest.approx(semantic.item(), rel=1e-5)
+    assert loss.item() == pytest.approx(10 * stats["loss_cycle"].item() + 0.5 * semantic.item(), rel=1e-5)
+
+
+def test_semantic_readers_are_fitted_deterministically_and_leave_the_random_state_alone(monkeypatch):
+    from gankit.recipes import cyclegan
+    from gankit.recipes.cyclegan import fit_reader
+
+    monkeypatch.setattr(cyclegan, "READER_STEPS", 60)
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(64) % 2
+    x = torch.rand(64, 1, 16, 16, generator=gen) * 0.4 - 1
+    x[y == 1, :, 4:12, 6:10] = 1.0  # class 1: a bar of ink in the middle; class 0: blank
+    before = torch.get_rng_state()
+    first, second = fit_reader(x, y, 2, seed=3), fit_reader(x, y, 2, seed=3)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters()))
+    assert not any(p.requires_grad for p in first.parameters())
+    with torch.no_grad():
+        assert torch.equal(first(x).argmax(1), y)
+
+
+def test_semantic_loss_needs_both_domains_labelled_alike(tmp_path):
+    with pytest.raises(UserError, match="translation.semantic_weight.*no labels shared by A and B"):
+        build_recipe(load_config("cyclegan-digits", ["translation.semantic_weight=1"]), _pairs_data(4, 1, 1))
+    _class_folders(tmp_path / "data")
+    (tmp_path / "data" / "B" / "light").rename(tmp_path / "data" / "B" / "bright")  # B's classes named otherwise
+    cfg = load_config("cyclegan-digits", [f"data.source={tmp_path / 'data'}", "data.source_b=", "data.resolution=8",
+                                          "translation.d_layers=1", "data.held_out=0", "translation.semantic_weight=1"])
+    data = load_dataset(cfg.data)
+    assert data.labels is None and data.num_classes == 0
+    with pytest.raises(UserError, match="translation.semantic_weight"):
+        build_recipe(cfg, data)
+    with pytest.raises(UserError, match="translation.semantic_weight.*recipe 'pix2pix' does not use it"):
+        refuse_unread(load_config("pix2pix-edges", ["translation.semantic_weight=1"]))
+    with pytest.raises(UserError, match="translation.semantic_weight"):
+        load_config("cyclegan-digits", ["translation.semantic_weight=-1"])
 
 
 def test_pix2pix_loss_is_l1_weighted_plus_adversarial():
@@ -147,12 +218,40 @@ def test_side_by_side_files_split_in_halves_and_an_odd_width_is_refused(tmp_path
 
 
 def test_unpaired_sets_stack_with_every_image_of_the_larger_set_once():
-    a, b = torch.arange(7.0).view(7, 1, 1, 1), 100 + torch.arange(3.0).view(3, 1, 1, 1)
-    x = stack_unpaired(a, b)
-    assert x.shape == (7, 2, 1, 1)
-    assert sorted(x[:, 0].flatten().tolist()) == list(range(7))
-    counts = np.bincount((x[:, 1].flatten() - 100).long().numpy())
-    assert counts.tolist() in ([3, 2, 2], [2, 3, 2], [2, 2, 3])
+    for n_a, n_b in ((7, 3), (3, 7)):
+        ia, ib = unpaired_partners(n_a, n_b)
+        assert len(ia) == len(ib) == 7
+        larger, smaller = (ia, ib) if n_a > n_b else (ib, ia)
+        assert sorted(larger.tolist()) == list(range(7))
+        assert sorted(np.bincount(smaller.numpy()).tolist()) == [2, 2, 3]
+
+
+def _class_folders(root, side=8):
+    """A/ and B/ with the classes 'dark' and 'light' as sub-folders: an image's value tells its class
+    (A: 10 dark, 6 light; B: 3 and 5)."""
+    for domain, counts in (("A", (10, 6)), ("B", (3, 5))):
+        for name, value, count in (("dark", 40, counts[0]), ("light", 220, counts[1])):
+            for i in range(count):
+                _save(root / domain / name / f"{i}.png", np.full((side, side), value + i, np.uint8))
+
+
+def test_unpaired_class_folders_keep_both_labels_and_hold_out_images_of_each_domain(tmp_path):
+    _class_folders(tmp_path / "data")
+    cfg = load_config("cyclegan-digits", [f"data.source={tmp_path / 'data'}", "data.source_b=", "data.resolution=8", "translation.d_layers=1",
+                                          "data.held_out=2"])
+    data = load_dataset(cfg.data)
+    held = load_dataset(cfg.data, held_out=True)
+    assert data.num_classes == 2 and data.labels.shape == (14, 2) and held.labels.shape == (2, 2)
+    for d in (data, held):
+        x = d.floats()
+        for side in (0, 1):  # light images are brighter than 0 in [-1, 1], dark ones below it
+            assert torch.equal((x[:, side].mean((1, 2)) > 0).long(), d.labels[:, side])
+    train_a, held_a = {round(v, 4) for v in data.floats()[:, 0, 0, 0].tolist()}, set(held.floats()[:, 0, 0, 0].tolist())
+    assert len(train_a) == 14 and not train_a & {round(v, 4) for v in held_a}  # every A image once, none in both
+    assert len({round(v, 4) for v in data.floats()[:, 1, 0, 0].tolist()}) == 6  # B: 8 less 2 held out, repeated
+    with pytest.raises(UserError, match="data.held_out.*cannot be held out of data '.*B'"):
+        load_dataset(load_config("cyclegan-digits", [f"data.source={tmp_path / 'data'}", "data.source_b=",
+                                                     "data.resolution=8", "translation.d_layers=1", "data.held_out=8"]).data)
 
 
 def test_data_and_recipes_refuse_each_others_kinds():
@@ -231,17 +330,23 @@ def test_translate_cli_errors(pix2pix_run, tiny_cfg, tmp_path, capsys):
     assert "use 'gankit translate" in capsys.readouterr().err
 
 
-def test_cyclegan_trains_resumes_its_pools_and_translates_both_ways(tmp_path):
+def test_cyclegan_trains_resumes_its_pools_and_translates_both_ways(tmp_path, monkeypatch):
+    from gankit.recipes import cyclegan
     from gankit.train.loop import resume, train
 
-    cfg = load_config("cyclegan-digits", ["data.limit=32", "model.g_width=4", "model.d_width=4", "translation.blocks=1",
-                                          "optim.batch_size=4", "translation.pool_size=6", "train.steps=2",
-                                          "train.log_every=1", "train.sample_every=2", "train.checkpoint_every=2",
-                                          "train.grid_size=2"])
-    run = train(cfg, tmp_path / "run", progress=False)
+    monkeypatch.setattr(cyclegan, "READER_STEPS", 10)  # the label-keeping readers: fitted, and resumed
+    tiny = ["data.limit=32", "model.g_width=4", "model.d_width=4", "translation.blocks=1", "optim.batch_size=4",
+            "translation.pool_size=6", "train.log_every=1", "train.sample_every=2", "train.checkpoint_every=2",
+            "train.grid_size=2", "translation.semantic_weight=1", "optim.lr_decay=0"]  # no decay: 2 + 1 steps = 3
+    run = train(load_config("cyclegan-digits", [*tiny, "train.steps=2"]), tmp_path / "run", progress=False)
     assert run.recipe.pools["A"].count == 6 and run.recipe.pools["B"].count == 6
     again = resume(tmp_path / "run", progress=False, steps=3)
     assert again.step == 3 and again.recipe.pools["A"].count == 6
+    whole = train(load_config("cyclegan-digits", [*tiny, "train.steps=3"]), tmp_path / "whole", progress=False)
+    for name, module in whole.recipe.modules().items():
+        for key, value in module.state_dict().items():
+            assert torch.equal(value, again.recipe.modules()[name].state_dict()[key]), (name, key)
+    assert "loss_semantic" in (tmp_path / "run" / "metrics.jsonl").read_text()
     grid = Image.open(run.dir / "samples" / "step_000002.png")
     assert grid.size == (2 + 2 * (6 * 32 + 2), 2 + 32 + 2)  # a | G(a) | F(G(a)) | b | F(b) | G(F(b))
     _save(tmp_path / "d.png", np.zeros((30, 30), np.uint8))

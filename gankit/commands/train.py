@@ -40,6 +40,7 @@ def run(args) -> int:
     try:
         result = _train_or_resume(args)
         run_dir, step = result.dir, result.step
+        next_use = _next_use(result.recipe, run_dir)
         del result  # it holds the DDP-wrapped nets, and they the process group: let them go first
     finally:
         distributed.cleanup()  # under torchrun every rank leaves the process group, error or not
@@ -49,8 +50,18 @@ def run(args) -> int:
     print(f"trained {step} steps; run directory: {run_dir}")
     if grids:
         print(f"latest sample grid: {grids[-1]}")
-    print(f"sample more: gankit sample {run_dir} -n 64 --out samples.png")
+    print(next_use)
     return 0
+
+
+def _next_use(recipe, run_dir) -> str:
+    """The command that uses what was trained: a translator translates and an upscaler upscales;
+    they draw nothing from noise."""
+    if getattr(recipe, "directions", ()):
+        return f"translate images: gankit translate {run_dir} INPUT... --out OUT"
+    if not getattr(recipe, "draws_from_noise", True):
+        return f"upscale an image: gankit upscale {run_dir} IN.png OUT.png"
+    return f"sample more: gankit sample {run_dir} -n 64 --out samples.png"
 
 
 def _train_or_resume(args):

@@ -140,24 +140,41 @@ def _read_path(path: Path, cfg: DataConfig, progress: bool):
     raise UserError(f"data '{path}': unknown format (expected a folder of images, .npz, an IDX file or CIFAR batches)")
 
 
-def _one_domain(source: str, cfg: DataConfig, channels: int) -> torch.Tensor:
-    """One domain of unpaired data: a bundled image set, a folder or a file, at cfg's resolution."""
+def _one_domain(source: str, cfg: DataConfig, channels: int) -> tuple[torch.Tensor, np.ndarray | None, list | None]:
+    """One domain of unpaired data: a bundled image set, a folder or a file, at cfg's resolution ->
+    (images, their class labels or None, the class names where the source names them)."""
     if source in BUNDLED_POINTS or source in pairs.PAIRED_TASKS:
         raise UserError(f"data '{source}': not a set of images for one domain of unpaired data "
                         f"(bundled image sets: {', '.join([*BUNDLED, *BUNDLED_PATCHES])})")
+    classes = None
     if source in BUNDLED_PATCHES:
-        images = photo_patches(cfg.resolution)
+        images, labels = photo_patches(cfg.resolution), None
     elif source in BUNDLED:
-        images = BUNDLED[source][0]()[0]
+        images, labels = BUNDLED[source][0]()
     else:
-        images = _read_path(Path(source).expanduser(), dataclasses.replace(cfg, channels=channels), progress=False)[0]
+        images, labels, classes, _ = _read_path(Path(source).expanduser(), dataclasses.replace(cfg, channels=channels),
+                                                progress=False)
     if len(images) == 0:
         raise UserError(f"data '{source}': contains no images")
-    return array_to_tensor(images, source, cfg.resolution, channels)
+    return array_to_tensor(images, source, cfg.resolution, channels), labels, classes or None
 
 
-def _image_pairs(cfg: DataConfig) -> torch.Tensor:
-    """Image-to-image data (data.pairs): A's channels then B's, stacked per example (data/pairs.py)."""
+@dataclasses.dataclass
+class _Pairs:
+    """Image-to-image examples, split into those that train and those held out (data.held_out)."""
+
+    train: torch.Tensor
+    held_out: torch.Tensor | None = None
+    labels: torch.Tensor | None = None  # unpaired, both domains labelled alike: (N, 2), A's class and B's
+    held_out_labels: torch.Tensor | None = None
+    num_classes: int = 0
+    read_as: str = ""
+
+
+def _image_pairs(cfg: DataConfig) -> _Pairs:
+    """Image-to-image data (data.pairs): A's channels then B's, stacked per example (data/pairs.py).
+    data.held_out keeps that many pairs out of training; for unpaired data, that many images of each
+    domain, stacked with each other."""
     source, ca = cfg.source, cfg.channels
     cb = cfg.channels_b or cfg.channels
     root = Path(source).expanduser()
@@ -171,13 +188,48 @@ def _image_pairs(cfg: DataConfig) -> torch.Tensor:
         else:
             raise UserError(f"data '{source}': unpaired data need a folder with A/ and B/ in it, or data.source_b "
                             f"for B's own source")
-        return pairs.stack_unpaired(_one_domain(sources[0], cfg, ca), _one_domain(sources[1], cfg, cb))
+        return _unpaired(cfg, (_one_domain(sources[0], cfg, ca), _one_domain(sources[1], cfg, cb)), sources)
     elif root.is_dir():
         a, b = pairs.read_paired_folder(root, cfg.resolution, ca, cb)
     else:
         raise UserError(f"data '{source}': paired data are a bundled task ({', '.join(pairs.PAIRED_TASKS)}), a folder "
                         f"of A|B side-by-side files, or a folder with A/ and B/ of matching names")
-    return torch.cat([array_to_tensor(a, source, cfg.resolution, ca), array_to_tensor(b, source, cfg.resolution, cb)], 1)
+    x = torch.cat([array_to_tensor(a, source, cfg.resolution, ca), array_to_tensor(b, source, cfg.resolution, cb)], 1)
+    keep, held = _held_out_split(len(x), cfg, source)
+    return _Pairs(train=x[keep], held_out=None if held is None else x[held], read_as=f"{len(x):,} image pairs")
+
+
+def _held_out_split(n: int, cfg: DataConfig, source: str) -> tuple[torch.Tensor | slice, torch.Tensor | None]:
+    """data.held_out of n image-to-image examples (or of one domain's images): the held-out rule of
+    single images, data.limit left to apply to the stacked training examples."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    return _split(order, dataclasses.replace(cfg, limit=0, source=source), sort=True)
+
+
+def _unpaired(cfg: DataConfig, domains, sources: tuple[str, str]) -> _Pairs:
+    """Two domains' (images, labels, class names) -> stacked training and held-out examples, with
+    both labels per example when both domains are labelled with the same classes."""
+    (a, ya, names_a), (b, yb, names_b) = domains
+    keep_a, held_a = _held_out_split(len(a), cfg, sources[0])
+    keep_b, held_b = _held_out_split(len(b), cfg, sources[1])
+    labelled = ya is not None and yb is not None and (names_a is None or names_b is None or names_a == names_b)
+
+    def stacked(ia, ib):
+        xa, xb = a[ia], b[ib]
+        pa, pb = pairs.unpaired_partners(len(xa), len(xb))
+        labels = None
+        if labelled:
+            la, lb = torch.as_tensor(ya, dtype=torch.int64)[ia], torch.as_tensor(yb, dtype=torch.int64)[ib]
+            labels = torch.stack([la[pa], lb[pb]], 1)
+        return torch.cat([xa[pa], xb[pb]], 1), labels
+
+    train, labels = stacked(keep_a, keep_b)
+    out = _Pairs(train=train, labels=labels, read_as=f"{len(a):,} A and {len(b):,} B images, unpaired")
+    if held_a is not None:
+        out.held_out, out.held_out_labels = stacked(held_a, held_b)
+    if labelled:
+        out.num_classes = int(max(ya.max(), yb.max())) + 1
+    return out
 
 
 def _colour(channels: int) -> str:
@@ -240,13 +292,16 @@ def load_dataset(cfg: DataConfig, progress: bool = False, held_out: bool = False
 def _load(cfg: DataConfig, progress: bool) -> Dataset:
     source = cfg.source
     if cfg.pairs != "none":
-        x = _image_pairs(cfg)
+        p = _image_pairs(cfg)
+        x, labels = p.train, p.labels
         if cfg.limit and cfg.limit < len(x):
-            x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: cfg.limit].sort().values]
+            kept = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: cfg.limit].sort().values
+            x, labels = x[kept], None if labels is None else labels[kept]
         name = f"{source}+{cfg.source_b}" if cfg.source_b else source
-        return Dataset(pixels=x, labels=None, num_classes=0, name=name, resolution=cfg.resolution,
-                       channels=x.shape[1], xflip=cfg.xflip, read_as=f"{len(x):,} image pairs",
-                       read_size=(cfg.resolution, cfg.resolution))
+        return Dataset(pixels=x, labels=labels, num_classes=p.num_classes, name=name, resolution=cfg.resolution,
+                       channels=x.shape[1], xflip=cfg.xflip, read_as=p.read_as,
+                       read_size=(cfg.resolution, cfg.resolution), held_out=p.held_out,
+                       held_out_labels=p.held_out_labels)
     if source in pairs.PAIRED_TASKS:
         raise UserError(f"data '{source}': a paired image-to-image task; set data.pairs=paired (a pix2pix or "
                         f"cyclegan recipe)")
@@ -332,7 +387,10 @@ def describe(data: Dataset, cfg: DataConfig) -> str:
         line += f" (data.resolution={cfg.resolution}; set data.resolution={native} to keep their size)"
     kept = [f"data.{key}={value:,}" for key, value in (("limit", cfg.limit), ("held_out", cfg.held_out)) if value]
     if kept:
-        line += f"; {len(data.pixels):,} of them train ({', '.join(kept)})"
+        if cfg.pairs == "unpaired":  # the domains' images, each partnered with one of the other's
+            line += f"; stacked as {len(data.pixels):,} training examples ({', '.join(kept)})"
+        else:
+            line += f"; {len(data.pixels):,} of them train ({', '.join(kept)})"
     if data.xflip:
         line += f", {len(data):,} with their mirror images"
     if len(data.pixels) == 1:

@@ -106,11 +106,12 @@ def read_paired_folder(root: Path, resolution: int, channels_a: int, channels_b:
     return np.stack([h[0] for h in halves]), np.stack([h[1] for h in halves])
 
 
-def stack_unpaired(a: torch.Tensor, b: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """Two sets (N_a, C_a, H, W) and (N_b, C_b, H, W) -> max(N_a, N_b) examples (C_a + C_b, H, W):
+def unpaired_partners(n_a: int, n_b: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which image of each set the max(n_a, n_b) stacked examples hold: (indices into A, into B),
     every image of the larger set once, the smaller set's repeated in a fixed random order."""
-    n = max(len(a), len(b))
+    n = max(n_a, n_b)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    ia = torch.arange(n) % len(a) if len(a) == n else order % len(a)
-    ib = torch.arange(n) % len(b) if len(b) == n and len(a) != n else order % len(b)
-    return torch.cat([a[ia], b[ib]], 1)
+    ia = torch.arange(n) % n_a if n_a == n else order % n_a
+    ib = torch.arange(n) % n_b if n_b == n and n_a != n else order % n_b
+    return ia, ib
+

@@ -10,11 +10,11 @@ from .stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from .srresnet import SRDiscriminator, SRResNet, downsample
 from .ssgan import SSGANDiscriminator, SSGANGenerator
 from .text import ImageEncoder, TextDiscriminator, TextEncoder, TextGenerator
-from .translation import PatchDiscriminator, ResnetGenerator, UNetGenerator, receptive_field
+from .translation import ClassReader, PatchDiscriminator, ResnetGenerator, UNetGenerator, receptive_field
 
 __all__ = ["DCGANDiscriminator", "DCGANGenerator", "Encoder", "dcgan_init", "MLPDiscriminator", "MLPGenerator",
            "ConditionalGenerator", "Critic", "flatten_features", "SRDiscriminator", "SRResNet", "downsample",
            "ImageEncoder", "TextDiscriminator", "TextEncoder", "TextGenerator",
-           "PatchDiscriminator", "ResnetGenerator", "UNetGenerator", "receptive_field",
+           "ClassReader", "PatchDiscriminator", "ResnetGenerator", "UNetGenerator", "receptive_field",
            "StyleGAN2Discriminator", "StyleGAN2Generator",
            "SSGANDiscriminator", "SSGANGenerator"]

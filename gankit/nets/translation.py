@@ -134,3 +134,21 @@ class ResnetGenerator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
+
+
+class ClassReader(nn.Module):
+    """A small image classifier (CycleGAN's semantic loss reads translations with one per domain):
+    three 3x3 convolutions of `widths` channels with ReLU, 2x2 max pooling after the first two,
+    then averages over a 4x4 grid of cells (the layout of the strokes matters to a digit's class)
+    and a linear layer to the class logits. Any image size from 16 pixels up."""
+
+    def __init__(self, channels: int, num_classes: int, widths: tuple[int, int, int] = (16, 32, 64)):
+        super().__init__()
+        a, b, c = widths
+        self.features = nn.Sequential(Conv2d(channels, a, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
+                                      Conv2d(a, b, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
+                                      Conv2d(b, c, 3, 1, 1), nn.ReLU())
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(16 * c, num_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))

@@ -9,6 +9,15 @@ norm. With w = translation.cycle_weight and the loss `loss` (lsgan in the paper)
     L_D = 1/2 [loss.d_real(D_B(b)) + loss.d_fake(D_B(pool_B(G_AB(a))))] + the same for D_A
 
 pool_X is the history of past fakes (`ImagePool`). The identity term needs A and B of equal channels.
+
+With translation.semantic_weight = s > 0, L_G gains s x [CE(C_B(G_AB(a)), y_a) + CE(C_A(G_BA(b)), y_b)]:
+C_X is a classifier fitted on domain X's own labelled training images before the GAN starts, then
+frozen, and y the class of the image translated. Nothing in the cycle or adversarial terms asks a
+translation to keep its class: a 4 may come back as a 9 and return as a 4. This is CyCADA's
+semantic consistency loss (Hoffman et al. 2018), which reads both directions with the source
+domain's classifier and its pseudo-labels because its target domain has no labels; when both
+domains are labelled, each translation is read by a classifier of the domain it is drawn in, with
+its true class. It needs data whose two domains are labelled with the same classes.
 gankit's lsgan carries Mao et al.'s factor 1/2, which the reference code's MSE loss lacks: at
 adv_weight=2 the balance of the adversarial and cycle terms is the reference's.
 """
@@ -24,7 +33,7 @@ import torch.nn.functional as F
 from ..config import Config
 from ..data import Dataset
 from ..errors import UserError
-from ..nets import PatchDiscriminator, ResnetGenerator, dcgan_init
+from ..nets import ClassReader, PatchDiscriminator, ResnetGenerator, dcgan_init
 from ..objectives import LOSSES
 from .gan import Batch
 from .translation import TranslationRecipe, side_by_side
@@ -73,9 +82,45 @@ class ImagePool:
         self.images = state.get("images")
 
 
+READER_STEPS, READER_BATCH, READER_LR = 400, 64, 2e-3
+READERS = 3  # classifiers per domain, each fitted from its own seed; a translation must satisfy them all
+
+
+def _jitter(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Each image moved by up to 1/16 of its side, scaled by 0.9-1.1 and turned by up to 10 degrees
+    (the border pixels extend): a classifier fitted on these reads a translation by its shape, not
+    by its exact pixels."""
+    n = len(x)
+    u = torch.rand(n, 4, generator=generator, device=x.device) * 2 - 1
+    angle, scale = u[:, 0] * torch.pi / 18, 1 + 0.1 * u[:, 1]
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, u[:, 2] / 8], 1), torch.stack([sin, cos, u[:, 3] / 8], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+
+
+def fit_reader(images: Tensor, labels: Tensor, num_classes: int, seed: int) -> ClassReader:
+    """A ClassReader fitted to (images in [-1, 1], labels) by Adam on jittered batches, then frozen.
+    Deterministic for a seed, and it leaves the global random state as it found it (a resumed run
+    fits it again before loading it, and must draw what the uninterrupted run drew)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        reader = ClassReader(images.shape[1], num_classes)
+        gen = torch.Generator().manual_seed(seed)
+        opt = torch.optim.Adam(reader.parameters(), lr=READER_LR)
+        for _ in range(READER_STEPS):
+            idx = torch.randint(len(images), (READER_BATCH,), generator=gen)
+            loss = F.cross_entropy(reader(_jitter(images[idx], gen)), labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return reader.requires_grad_(False).eval()
+
+
 class CycleGANRecipe(TranslationRecipe):
     config_keys = ("loss", "model.g_width", "model.d_width", "translation.adv_weight", "translation.d_layers",
-                   "translation.cycle_weight", "translation.identity", "translation.blocks", "translation.pool_size")
+                   "translation.cycle_weight", "translation.identity", "translation.blocks", "translation.pool_size",
+                   "translation.semantic_weight")
     directions = ("a2b", "b2a")
 
     def __init__(self, cfg: Config, data: Dataset, autocast=contextlib.nullcontext):
@@ -96,6 +141,34 @@ class CycleGANRecipe(TranslationRecipe):
         self.G.apply(dcgan_init)
         self.D.apply(dcgan_init)
         self.pools = {"A": ImagePool(t.pool_size, seed=cfg.train.seed), "B": ImagePool(t.pool_size, seed=cfg.train.seed + 1)}
+        self.semantic_weight, self.readers = t.semantic_weight, None
+        if self.semantic_weight:
+            self.readers = self._readers(data)
+
+    def _readers(self, data: Dataset) -> nn.ModuleDict:
+        """C_A and C_B: fitted on the training images of their domain when the data carry labels;
+        left as built for a loaded run (whose checkpoint holds them)."""
+        k = data.num_classes
+        if k < 2:
+            raise UserError(f"config key 'translation.semantic_weight': the label-keeping loss needs both domains "
+                            f"labelled with the same classes (bundled digit sets, or folders of class subfolders "
+                            f"named alike), and data '{data.name}' has no labels shared by A and B; set "
+                            f"translation.semantic_weight=0")
+        if data.labels is None:
+            return nn.ModuleDict({side: nn.ModuleList(ClassReader(c, k) for _ in range(READERS))
+                                  for side, c in (("A", self.channels_a), ("B", self.channels_b))})
+        every = torch.arange(len(data))
+        (a, b), y = self.split(data.take(every)), data.label(every)
+        seed = self.cfg.train.seed
+        return nn.ModuleDict({side: nn.ModuleList(fit_reader(x, y[:, i], k, seed + 2 * r + i) for r in range(READERS))
+                              for i, (side, x) in enumerate((("A", a), ("B", b)))})
+
+    def _misread(self, side: str, images: Tensor, labels: Tensor) -> Tensor:
+        """The mean cross-entropy of domain `side`'s readers on jittered `images` against `labels`."""
+        return torch.stack([F.cross_entropy(reader(_jitter(images)), labels) for reader in self.readers[side]]).mean()
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {**super().modules(), **({"readers": self.readers} if self.readers is not None else {})}
 
     stride = ResnetGenerator.stride
 
@@ -137,6 +210,12 @@ class CycleGANRecipe(TranslationRecipe):
             adv = self.loss.g(self.D["B"](fake_b)) + self.loss.g(self.D["A"](fake_a))
             loss = loss + self.adv_weight * adv
             stats["loss_adv"] = adv.detach()
+        if self.semantic_weight:
+            # Read through the jitter the readers were fitted with: a translation must keep its class
+            # under small moves, as a real digit does, and cannot hold it by a few exact pixels.
+            semantic = self._misread("B", fake_b, batch.labels[:, 0]) + self._misread("A", fake_a, batch.labels[:, 1])
+            loss = loss + self.semantic_weight * semantic
+            stats["loss_semantic"] = semantic.detach()
         return loss, {"loss_g": loss.detach(), **stats}
 
     def sample(self, z: Tensor, labels=None) -> Tensor:
