@@ -114,4 +114,3 @@ def unpaired_partners(n_a: int, n_b: int, seed: int = 0) -> tuple[torch.Tensor, 
     ia = torch.arange(n) % n_a if n_a == n else order % n_a
     ib = torch.arange(n) % n_b if n_b == n and n_a != n else order % n_b
     return ia, ib
-

@@ -137,7 +137,7 @@ class ResnetGenerator(nn.Module):
 
 
 class ClassReader(nn.Module):
-    """A small image classifier (CycleGAN's semantic loss reads translations with one per domain):
+    """A small image classifier (CycleGAN's label-keeping loss reads translations with a few per domain):
     three 3x3 convolutions of `widths` channels with ReLU, 2x2 max pooling after the first two,
     then averages over a 4x4 grid of cells (the layout of the strokes matters to a digit's class)
     and a linear layer to the class logits. Any image size from 16 pixels up."""

@@ -10,16 +10,19 @@ norm. With w = translation.cycle_weight and the loss `loss` (lsgan in the paper)
 
 pool_X is the history of past fakes (`ImagePool`). The identity term needs A and B of equal channels.
 
-With translation.semantic_weight = s > 0, L_G gains s x [CE(C_B(G_AB(a)), y_a) + CE(C_A(G_BA(b)), y_b)]:
-C_X is a classifier fitted on domain X's own labelled training images before the GAN starts, then
-frozen, and y the class of the image translated. Nothing in the cycle or adversarial terms asks a
-translation to keep its class: a 4 may come back as a 9 and return as a 4. This is CyCADA's
-semantic consistency loss (Hoffman et al. 2018), which reads both directions with the source
-domain's classifier and its pseudo-labels because its target domain has no labels; when both
-domains are labelled, each translation is read by a classifier of the domain it is drawn in, with
-its true class. It needs data whose two domains are labelled with the same classes.
 gankit's lsgan carries Mao et al.'s factor 1/2, which the reference code's MSE loss lacks: at
 adv_weight=2 the balance of the adversarial and cycle terms is the reference's.
+
+With translation.semantic_weight = s > 0 (a label-keeping loss), L_G gains
+    s x [mean_r CE(C_B,r(J(G_AB(a))), y_a) + mean_r CE(C_A,r(J(G_BA(b))), y_b)]:
+C_X,r (READERS of them) are classifiers fitted on domain X's own labelled training images before
+the GAN starts, each from its own seed, then frozen; y is the class of the image translated and J
+a random small move, scaling and turn (`_jitter`). Nothing in the cycle or adversarial terms asks
+a translation to keep its class: a 4 may come back as a 9 and return as a 4. This is CyCADA's
+semantic consistency loss (Hoffman et al. 2018), which reads both directions with the source
+domain's classifier and its pseudo-labels because its target domain has no labels; when both
+domains are labelled, each translation is read by classifiers of the domain it is drawn in, with
+its true class. It needs data whose two domains are labelled with the same classes.
 """
 
 from __future__ import annotations
