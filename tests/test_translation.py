@@ -237,8 +237,8 @@ def _class_folders(root, side=8):
 
 def test_unpaired_class_folders_keep_both_labels_and_hold_out_images_of_each_domain(tmp_path):
     _class_folders(tmp_path / "data")
-    cfg = load_config("cyclegan-digits", [f"data.source={tmp_path / 'data'}", "data.source_b=", "data.resolution=8", "translation.d_layers=1",
-                                          "data.held_out=2"])
+    cfg = load_config("cyclegan-digits", [f"data.source={tmp_path / 'data'}", "data.source_b=", "data.resolution=8",
+                                          "translation.d_layers=1", "data.held_out=2"])
     data = load_dataset(cfg.data)
     held = load_dataset(cfg.data, held_out=True)
     assert data.num_classes == 2 and data.labels.shape == (14, 2) and held.labels.shape == (2, 2)
@@ -250,8 +250,8 @@ def test_unpaired_class_folders_keep_both_labels_and_hold_out_images_of_each_dom
     assert len(train_a) == 14 and not train_a & {round(v, 4) for v in held_a}  # every A image once, none in both
     assert len({round(v, 4) for v in data.floats()[:, 1, 0, 0].tolist()}) == 6  # B: 8 less 2 held out, repeated
     with pytest.raises(UserError, match="data.held_out.*cannot be held out of data '.*B'"):
-        load_dataset(load_config("cyclegan-digits", [f"data.source={tmp_path / 'data'}", "data.source_b=",
-                                                     "data.resolution=8", "translation.d_layers=1", "data.held_out=8"]).data)
+        load_dataset(load_config("cyclegan-digits", [f"data.source={tmp_path / 'data'}", "data.source_b=", "data.resolution=8",
+                                                     "translation.d_layers=1", "data.held_out=8"]).data)
 
 
 def test_data_and_recipes_refuse_each_others_kinds():
