@@ -213,14 +213,13 @@ def _unpaired(cfg: DataConfig, domains, sources: tuple[str, str]) -> _Pairs:
     keep_a, held_a = _held_out_split(len(a), cfg, sources[0])
     keep_b, held_b = _held_out_split(len(b), cfg, sources[1])
     labelled = ya is not None and yb is not None and (names_a is None or names_b is None or names_a == names_b)
+    if labelled:
+        ya, yb = torch.as_tensor(ya, dtype=torch.int64), torch.as_tensor(yb, dtype=torch.int64)
 
     def stacked(ia, ib):
         xa, xb = a[ia], b[ib]
         pa, pb = pairs.unpaired_partners(len(xa), len(xb))
-        labels = None
-        if labelled:
-            la, lb = torch.as_tensor(ya, dtype=torch.int64)[ia], torch.as_tensor(yb, dtype=torch.int64)[ib]
-            labels = torch.stack([la[pa], lb[pb]], 1)
+        labels = torch.stack([ya[ia][pa], yb[ib][pb]], 1) if labelled else None
         return torch.cat([xa[pa], xb[pb]], 1), labels
 
     train, labels = stacked(keep_a, keep_b)

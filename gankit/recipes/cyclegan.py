@@ -149,8 +149,8 @@ class CycleGANRecipe(TranslationRecipe):
             self.readers = self._readers(data)
 
     def _readers(self, data: Dataset) -> nn.ModuleDict:
-        """C_A and C_B: fitted on the training images of their domain when the data carry labels;
-        left as built for a loaded run (whose checkpoint holds them)."""
+        """READERS classifiers per domain (C_A,r and C_B,r): fitted on the training images of their
+        domain when the data carry labels; left as built for a loaded run (whose checkpoint holds them)."""
         k = data.num_classes
         if k < 2:
             raise UserError(f"config key 'translation.semantic_weight': the label-keeping loss needs both domains "
