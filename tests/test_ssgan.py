@@ -16,7 +16,7 @@ from gankit.configure import load_config
 from gankit.data import load_dataset
 from gankit.data.split import UNLABELLED, drop_labels
 from gankit.errors import UserError
-from gankit.nets import SSGANDiscriminator
+from gankit.nets import ConvSSGANDiscriminator, SSGANDiscriminator
 from gankit.objectives import feature_matching_loss, real_probability, supervised_loss, unsupervised_loss
 from gankit.recipes import Batch, build_recipe
 
@@ -89,6 +89,63 @@ def test_data_init_gives_unit_pre_activations():
     D3 = SSGANDiscriminator((1, 4, 4), (8,), 3, input_noise=0.0, hidden_noise=0.5)
     torch.testing.assert_close(D3.features(x), F.relu(D3.hidden[0]((x.flatten(1) + 1) / 2)))
     assert not torch.equal(D3(x), D3(x))  # while its noise still reaches the logits
+
+
+def test_conv_d_data_init_and_weight_norm():
+    torch.manual_seed(0)
+    D = ConvSSGANDiscriminator((1, 12, 12), 4, 3, input_noise=0.0, hidden_noise=0.0)
+    x = torch.rand(64, 1, 12, 12) * 2 - 1
+    D.data_init(x)
+    h = (x + 1) / 2
+    for stage in D.stages:
+        for layer in stage:  # each convolution's outputs: zero mean, unit variance per channel
+            pre = layer(h)
+            torch.testing.assert_close(pre.mean((0, 2, 3)), torch.zeros(pre.shape[1]), atol=1e-5, rtol=0)
+            torch.testing.assert_close(pre.std((0, 2, 3), unbiased=False), torch.ones(pre.shape[1]), atol=1e-4, rtol=0)
+            # w = g v / ||v||: each output channel's filter has the norm g
+            scale = layer.parametrizations.weight[0].scale.flatten()
+            torch.testing.assert_close(layer.weight.flatten(1).norm(dim=1), scale)
+            h = F.leaky_relu(pre, 0.2)
+    assert h.shape == (64, 8, 1, 1)  # 12 -> 6 -> 3 -> unpadded 3x3 -> 1
+    features = h.mean((2, 3))
+    torch.testing.assert_close(D.features(x), features)
+    pre = D.head(features)
+    torch.testing.assert_close(pre.std(0, unbiased=False), torch.ones(3), atol=1e-4, rtol=0)
+    assert "stages.0.0.parametrizations.weight.0.scale" in dict(D.named_buffers())  # hidden scales fixed
+    assert "head.parametrizations.weight.0.scale" in dict(D.named_parameters())
+    D2 = ConvSSGANDiscriminator((1, 12, 12), 4, 3, input_noise=0.3, hidden_noise=0.5)
+    assert not torch.equal(D2(x), D2(x))
+    D2.eval()
+    assert torch.equal(D2(x), D2(x))
+
+
+def test_conv_d_and_shift_in_the_recipe():
+    torch.manual_seed(0)
+    cfg = load_config("ssgan-mnist", TINY + ["ssgan.d_arch=conv", "model.d_width=4", "ssgan.shift=2"])
+    recipe = build_recipe(cfg, load_dataset(cfg.data))
+    assert isinstance(recipe.D, ConvSSGANDiscriminator)
+    batch = _batch(recipe)
+    seen = []
+    hook = recipe.D.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+    try:
+        recipe.d_backward(batch)
+        recipe.g_backward(batch)
+    finally:
+        hook.remove()
+    # D's step sees the labelled, real and fake batches, shifted (G's step calls D.features, not the hook)
+    lab_unl_fake = seen[0]
+    assert lab_unl_fake.shape[0] == 3 * len(batch.real)
+    shifted_real = lab_unl_fake[len(batch.real):2 * len(batch.real)]
+    assert not torch.equal(shifted_real, batch.real)
+    # each is the real image moved by whole pixels (at most 2 each way), the background filling in
+    for got, real in zip(shifted_real, batch.real):
+        padded = F.pad(real, (2, 2, 2, 2), value=-1.0)
+        assert any(torch.equal(got, padded[:, 2 - dy:30 - dy, 2 - dx:30 - dx])
+                   for dy in range(-2, 3) for dx in range(-2, 3))
+    with pytest.raises(UserError, match="ssgan.d_arch.*dense or conv"):
+        load_config("ssgan-mnist", ["ssgan.d_arch=resnet"])
+    with pytest.raises(UserError, match="ssgan.shift"):
+        load_config("ssgan-mnist", ["ssgan.shift=-1"])
 
 
 # ---- the split --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from .mlp import MLPDiscriminator, MLPGenerator
 from .remedies import ConditionalGenerator, Critic, flatten_features
 from .stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from .srresnet import SRDiscriminator, SRResNet, downsample
-from .ssgan import SSGANDiscriminator, SSGANGenerator
+from .ssgan import ConvSSGANDiscriminator, SSGANDiscriminator, SSGANGenerator
 from .text import ImageEncoder, TextDiscriminator, TextEncoder, TextGenerator
 from .translation import ClassReader, PatchDiscriminator, ResnetGenerator, UNetGenerator, receptive_field
 
@@ -17,4 +17,4 @@ __all__ = ["DCGANDiscriminator", "DCGANGenerator", "Encoder", "dcgan_init", "MLP
            "ImageEncoder", "TextDiscriminator", "TextEncoder", "TextGenerator",
            "ClassReader", "PatchDiscriminator", "ResnetGenerator", "UNetGenerator", "receptive_field",
            "StyleGAN2Discriminator", "StyleGAN2Generator",
-           "SSGANDiscriminator", "SSGANGenerator"]
+           "ConvSSGANDiscriminator", "SSGANDiscriminator", "SSGANGenerator"]

@@ -40,8 +40,8 @@ class WeightNorm(nn.Module):
         else:
             self.register_buffer("scale", scale)
 
-    def forward(self, v: Tensor) -> Tensor:
-        return self.scale * v / v.norm(dim=1, keepdim=True)
+    def forward(self, v: Tensor) -> Tensor:  # v: (n_out, n_in) or a convolution's (n_out, c_in, k, k)
+        return self.scale.view(-1, *[1] * (v.dim() - 1)) * v / v.flatten(1).norm(dim=1).view(-1, *[1] * (v.dim() - 1))
 
 
 def _weight_normed(n_in: int, n_out: int, train_scale: bool, std: float) -> nn.Module:
@@ -54,15 +54,31 @@ def _weight_normed(n_in: int, n_out: int, train_scale: bool, std: float) -> nn.M
     return layer
 
 
+def _weight_normed_conv(c_in: int, c_out: int, kernel: int, stride: int, padding: int, train_scale: bool,
+                        std: float) -> nn.Module:
+    """A weight-normalised convolution (w = g v / ||v|| per output channel), v drawn N(0, std^2)."""
+    layer = nn.Conv2d(c_in, c_out, kernel, stride, padding)
+    nn.init.normal_(layer.weight, 0.0, std)
+    nn.init.zeros_(layer.bias)
+    parametrize.register_parametrization(layer, "weight", WeightNorm(c_out, train_scale))
+    return layer
+
+
 @torch.no_grad()
 def _data_init(layer: nn.Module, x: Tensor) -> Tensor:
     """Data-dependent initialisation of a weight-normalised layer (Salimans & Kingma 2016): scale g and
-    bias b so that the layer's outputs on `x` have zero mean and unit variance per unit; returns them."""
-    out = F.linear(x, layer.weight)
-    mean, std = out.mean(0), out.std(0, unbiased=False).clamp_min(1e-6)
+    bias b so that the layer's outputs on `x` have zero mean and unit variance per unit (per channel
+    for a convolution, over the batch and positions); returns them."""
+    if isinstance(layer, nn.Conv2d):
+        out = F.conv2d(x, layer.weight, None, layer.stride, layer.padding)
+        dims, shape = (0, 2, 3), (1, -1, 1, 1)
+    else:
+        out = F.linear(x, layer.weight)
+        dims, shape = (0,), (1, -1)
+    mean, std = out.mean(dims), out.std(dims, unbiased=False).clamp_min(1e-6)
     layer.parametrizations.weight[0].scale.div_(std[:, None])
     layer.bias.copy_(-mean / std)
-    return (out - mean) / std
+    return (out - mean.view(shape)) / std.view(shape)
 
 
 class SSGANDiscriminator(nn.Module):
@@ -111,6 +127,55 @@ class SSGANDiscriminator(nn.Module):
                 h = self.noise[i - 1](h)
             h = F.relu(_data_init(layer, h))
         _data_init(self.head, self.noise[-1](h))
+
+
+class ConvSSGANDiscriminator(nn.Module):
+    """x -> K class logits, as SSGANDiscriminator, from a convolutional net shaped like the authors'
+    CIFAR-10 D (openai/improved-gan, facts only), narrowed for small images on a CPU: weight-normalised
+    3x3 convolutions with leaky ReLU in two stages (`width` channels, then twice that; each stage's
+    last convolution of stride 2), one unpadded 3x3 convolution, a 1x1 ("network in network")
+    convolution, global mean pooling and a weight-normalised linear layer to K logits. Their D
+    regularises with dropout; this one with the dense D's Gaussian noise, on the pixels and after
+    each stage, so that ssgan.input_noise and ssgan.hidden_noise mean one thing for both.
+    `features` is the pooled layer: what G matches."""
+
+    def __init__(self, in_shape: tuple[int, ...], width: int, num_classes: int,
+                 input_noise: float = 0.3, hidden_noise: float = 0.5):
+        super().__init__()
+        c, w2 = in_shape[0], 2 * width
+        conv = lambda a, b, k, stride, pad: _weight_normed_conv(a, b, k, stride, pad, train_scale=False, std=0.05)
+        self.input_noise = GaussianNoise(input_noise)
+        self.stages = nn.ModuleList([
+            nn.ModuleList([conv(c, width, 3, 1, 1), conv(width, width, 3, 2, 1)]),  # to half the size
+            nn.ModuleList([conv(width, w2, 3, 1, 1), conv(w2, w2, 3, 2, 1)]),       # to a quarter
+            nn.ModuleList([conv(w2, w2, 3, 1, 0), conv(w2, w2, 1, 1, 0)]),          # unpadded 3x3, then 1x1
+        ])
+        self.noise = nn.ModuleList(GaussianNoise(hidden_noise) for _ in range(2))  # after stages 1 and 2
+        self.head = _weight_normed(w2, num_classes, train_scale=True, std=0.05)
+
+    def _run(self, x: Tensor, init: bool = False) -> Tensor:
+        h = self.input_noise((x + 1.0) * 0.5)  # gankit's [-1, 1] to the paper's [0, 1]
+        for i, stage in enumerate(self.stages):
+            for layer in stage:
+                h = F.leaky_relu(_data_init(layer, h) if init else layer(h), 0.2)
+            if i < len(self.noise):
+                h = self.noise[i](h)
+        return h.mean((2, 3))
+
+    def features(self, x: Tensor) -> Tensor:
+        """The pooled activations (N, 2 x width)."""
+        return self._run(x)
+
+    def logits(self, features: Tensor) -> Tensor:
+        return self.head(features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.logits(self.features(x))
+
+    @torch.no_grad()
+    def data_init(self, x: Tensor) -> None:
+        """Data-dependent initialisation, layer by layer, on a batch of real images (noise on, as in training)."""
+        _data_init(self.head, self._run(x, init=True))
 
 
 class SSGANGenerator(nn.Module):

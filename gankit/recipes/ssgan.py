@@ -26,11 +26,12 @@ import copy
 import torch
 import torch.nn as nn
 
+from ..augment import translate
 from ..config import Config
 from ..data import Dataset
 from ..data.split import UNLABELLED
 from ..errors import UserError
-from ..nets import SSGANDiscriminator, SSGANGenerator
+from ..nets import ConvSSGANDiscriminator, SSGANDiscriminator, SSGANGenerator
 from ..objectives import feature_matching_loss, real_probability, supervised_loss, unsupervised_loss
 from .gan import Batch, frozen
 
@@ -57,9 +58,13 @@ class SSGANRecipe:
         self.unlabelled_weight = s.unlabelled_weight
         self.z_dim = m.z_dim
         shape = data.sample_shape
-        w = m.d_width  # the authors' D: 1000, 500, 250, 250, 250 units
-        self.D = SSGANDiscriminator(shape, (w, max(w // 2, 1), max(w // 4, 1), max(w // 4, 1), max(w // 4, 1)),
-                                    self.num_classes, s.input_noise, s.hidden_noise)
+        w = m.d_width
+        if s.d_arch == "conv":
+            self.D = ConvSSGANDiscriminator(shape, w, self.num_classes, s.input_noise, s.hidden_noise)
+        else:  # the authors' D: 1000, 500, 250, 250, 250 units
+            self.D = SSGANDiscriminator(shape, (w, max(w // 2, 1), max(w // 4, 1), max(w // 4, 1), max(w // 4, 1)),
+                                        self.num_classes, s.input_noise, s.hidden_noise)
+        self.shift = s.shift / max(shape[1:])  # as a share of the image's size, as augment.translate takes it
         self.G = SSGANGenerator(self.z_dim, shape, (m.g_width, m.g_width))
         self.d_ema = s.d_ema
         self.feature_matching = s.feature_matching
@@ -104,6 +109,10 @@ class SSGANRecipe:
     def sampler(self) -> nn.Module:
         return self.G
 
+    def _shifted(self, x: Tensor) -> Tensor:
+        """x, each image shifted by up to ssgan.shift whole pixels each way (the background fills in)."""
+        return translate(x, self.shift) if self.shift > 0 else x
+
     def labelled_batch(self, n: int, device: torch.device) -> tuple[Tensor, Tensor]:
         """The next n labelled examples and their labels."""
         while len(self.label_queue) < n:
@@ -120,10 +129,10 @@ class SSGANRecipe:
             if self.unlabelled_weight > 0:
                 with torch.no_grad():
                     fake = self.G(batch.z)
-                logits = self.D(torch.cat([x_lab, batch.real, fake]))
+                logits = self.D(self._shifted(torch.cat([x_lab, batch.real, fake])))
                 lab, unl, fk = logits.split([len(x_lab), len(batch.real), len(fake)])
             else:
-                lab = self.D(x_lab)
+                lab = self.D(self._shifted(x_lab))
             loss_lab = supervised_loss(lab, y_lab)
             stats = {"loss_lab": loss_lab.detach(),
                      "train_error": (lab.detach().argmax(1) != y_lab).float().mean()}
@@ -142,8 +151,9 @@ class SSGANRecipe:
             return {}
         with frozen(self.D), self.autocast():
             with torch.no_grad():
-                real_features = self.D.features(batch.real)
-            loss = feature_matching_loss(real_features, self.D.features(self.G(batch.z)), self.feature_matching)
+                real_features = self.D.features(self._shifted(batch.real))
+            fake_features = self.D.features(self._shifted(self.G(batch.z)))
+            loss = feature_matching_loss(real_features, fake_features, self.feature_matching)
         loss.backward()
         return {"loss_g": loss.detach()}
 
