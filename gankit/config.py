@@ -170,6 +170,8 @@ class SSGANConfig:
     input_noise: float = 0.3  # std of the Gaussian noise on D's input pixels, in [0, 1] units (Salimans et al. 2016)
     hidden_noise: float = 0.5  # std of the Gaussian noise after each of D's hidden layers
     d_ema: float = 0.0  # decay of an average of D's weights that classifies (gankit classify); 0 = D itself
+    entropy_weight: float = 0.0  # weight of the entropy of D's class prediction on the unlabelled batch, minimised (Dai et al. 2017); 0 = off
+    consistency_weight: float = 0.0  # weight of the disagreement of two noisy passes of D over the unlabelled batch (Pi-model, Laine & Aila 2017); 0 = off
     d_arch: str = "dense"  # D's layers: dense = the authors' MNIST D (fully connected, Gaussian noise) | conv = convolutional, shaped like their CIFAR-10 D (model.d_width the first stage's channels)
     shift: int = 0  # every image D sees, in D's step and G's, shifted by up to this many whole pixels each way (DiffAugment's translation); 0 = off
     feature_matching: str = "squared"  # G's loss on D's feature means: squared = mean (m_real - m_fake)^2 (the paper, the authors' MNIST code) | abs = mean |m_real - m_fake| (their CIFAR-10 and SVHN code)
@@ -275,7 +277,7 @@ POSITIVE = (
     "stylegan2.mbstd_group", "stylegan2.pl_every", "stylegan2.pl_batch_shrink", "remedies.ada_kimg",
 )
 NON_NEGATIVE = ("srgan.adv_weight", "srgan.warmup_steps", "srgan.feature_match", "vaegan.kl_weight", "vaegan.feature_weight",
-                "vaegan.pixel_weight", "vaegan.adv_weight", "ssgan.unlabelled_weight", "ssgan.input_noise", "ssgan.hidden_noise", "ssgan.shift", "text.embed_noise",
+                "vaegan.pixel_weight", "vaegan.adv_weight", "ssgan.unlabelled_weight", "ssgan.input_noise", "ssgan.hidden_noise", "ssgan.shift", "ssgan.entropy_weight", "ssgan.consistency_weight", "text.embed_noise",
                 "translation.adv_weight", "translation.l1_weight",
                 "translation.cycle_weight", "translation.identity", "translation.blocks", "translation.pool_size",
                 "translation.semantic_weight", "data.limit", "data.held_out", "data.labelled", "data.label_seed",
@@ -393,6 +395,10 @@ def validate(cfg: Config) -> Config:
                         "or A|B side-by-side files); source_b is for data.pairs=unpaired")
     if cfg.ssgan.feature_matching not in ("abs", "squared"):
         raise UserError(f"config key 'ssgan.feature_matching': must be abs or squared, got {cfg.ssgan.feature_matching!r}")
+    for key in ("entropy_weight", "consistency_weight"):
+        if getattr(cfg.ssgan, key) > 0 and cfg.ssgan.unlabelled_weight == 0:
+            raise UserError(f"config key 'ssgan.{key}': its term is taken on the unlabelled batch, "
+                            "which ssgan.unlabelled_weight=0 (the supervised baseline) does not use")
     if cfg.ssgan.d_arch not in ("dense", "conv"):
         raise UserError(f"config key 'ssgan.d_arch': must be dense or conv, got {cfg.ssgan.d_arch!r}")
     if not 0.0 <= cfg.ssgan.d_ema < 1.0:

@@ -166,6 +166,20 @@ def unsupervised_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     return 0.5 * F.softplus(-real_lse).mean() + 0.5 * F.softplus(fake_lse).mean()
 
 
+def class_entropy(logits: Tensor) -> Tensor:
+    """E[-sum_k p(k | x, real) log p(k | x, real)]: the entropy of D's class prediction over the K real
+    classes, averaged over the batch. Minimised on unlabelled real data, it asks D to be sure of some
+    class for each (entropy minimisation, Grandvalet & Bengio 2005; Dai et al. 2017 add it to SSGAN)."""
+    log_p = F.log_softmax(logits, 1)
+    return -(log_p.exp() * log_p).sum(1).mean()
+
+
+def consistency_loss(logits: Tensor, other_logits: Tensor) -> Tensor:
+    """E[sum_k (p(k | x, real) - p'(k | x, real))^2]: how far two passes of D over the same images,
+    with independent noise, disagree about their class (the Pi-model, Laine & Aila 2017)."""
+    return (torch.softmax(logits, 1) - torch.softmax(other_logits, 1)).pow(2).sum(1).mean()
+
+
 def real_probability(logits: Tensor) -> Tensor:
     """D(x) = Z / (Z + 1), per sample."""
     return torch.sigmoid(torch.logsumexp(logits, 1))

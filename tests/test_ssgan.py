@@ -17,7 +17,7 @@ from gankit.data import load_dataset
 from gankit.data.split import UNLABELLED, drop_labels
 from gankit.errors import UserError
 from gankit.nets import ConvSSGANDiscriminator, SSGANDiscriminator
-from gankit.objectives import feature_matching_loss, real_probability, supervised_loss, unsupervised_loss
+from gankit.objectives import class_entropy, consistency_loss, feature_matching_loss, real_probability, supervised_loss, unsupervised_loss
 from gankit.recipes import Batch, build_recipe
 
 TINY = ["model.g_width=16", "model.d_width=64", "model.z_dim=8", "optim.batch_size=32", "data.limit=1000",
@@ -253,6 +253,44 @@ def test_d_step_trains_d_only_and_logs_each_term(tiny_recipe):
     assert all(p.grad is not None for p in recipe.D.parameters())
     assert stats["loss_d"].item() == pytest.approx((stats["loss_lab"] + stats["loss_unl"]).item(), rel=1e-6)
     assert 0 < stats["d_real"] < 1 and 0 < stats["d_fake"] < 1
+
+
+def test_class_entropy_by_hand_and_in_d_step(tiny_recipe):
+    # Uniform over K = 4 classes: ln 4. p = (1/2, 1/4, 1/4): 1/2 ln 2 + 2 (1/4 ln 4) = 1.5 ln 2.
+    assert class_entropy(torch.zeros(1, 4)).item() == pytest.approx(math.log(4))
+    logits = torch.log(torch.tensor([[0.5, 0.25, 0.25], [0.5, 0.25, 0.25]])) + 7.0  # a shift changes nothing
+    assert class_entropy(logits).item() == pytest.approx(1.5 * math.log(2), rel=1e-6)
+    assert class_entropy(torch.tensor([[60.0, 0.0, 0.0]])).item() == pytest.approx(0.0, abs=1e-6)
+    recipe = tiny_recipe
+    recipe.entropy_weight = 0.5
+    try:
+        stats = recipe.d_backward(_batch(recipe))
+    finally:
+        recipe.entropy_weight = 0.0
+    total = stats["loss_lab"] + stats["loss_unl"] + 0.5 * stats["entropy"]
+    assert stats["loss_d"].item() == pytest.approx(total.item(), rel=1e-6)
+    assert 0 < stats["entropy"] < math.log(10)
+    with pytest.raises(UserError, match="ssgan.entropy_weight.*unlabelled_weight=0"):
+        load_config("ssgan-mnist", ["ssgan.entropy_weight=1", "ssgan.unlabelled_weight=0"])
+
+
+def test_consistency_by_hand_and_in_d_step(tiny_recipe):
+    # p = (1/2, 1/2) against p' = (3/4, 1/4): (1/4)^2 + (1/4)^2 = 1/8; a batch of it and a pair that agree: 1/16.
+    a = torch.log(torch.tensor([[0.5, 0.5], [0.2, 0.8]]))
+    b = torch.log(torch.tensor([[0.75, 0.25], [0.2, 0.8]])) + 3.0
+    assert consistency_loss(a, b).item() == pytest.approx(1 / 16, rel=1e-6)
+    assert consistency_loss(a, a).item() == 0.0
+    recipe = tiny_recipe
+    recipe.consistency_weight = 2.0
+    try:
+        stats = recipe.d_backward(_batch(recipe))
+    finally:
+        recipe.consistency_weight = 0.0
+    assert stats["consistency"] > 0  # D's noise differs between the two passes
+    total = stats["loss_lab"] + stats["loss_unl"] + 2.0 * stats["consistency"]
+    assert stats["loss_d"].item() == pytest.approx(total.item(), rel=1e-6)
+    with pytest.raises(UserError, match="ssgan.consistency_weight.*unlabelled_weight=0"):
+        load_config("ssgan-mnist", ["ssgan.consistency_weight=1", "ssgan.unlabelled_weight=0"])
 
 
 def test_labelled_batches_cycle_the_labelled_set_and_resume(tiny_recipe):

@@ -28,8 +28,8 @@ class GaussianNoise(nn.Module):
 
 
 class WeightNorm(nn.Module):
-    """The parametrisation w = g v / ||v|| of a linear layer's weight, row by row (Salimans & Kingma
-    2016). The authors' D trains g only in its last layer: in hidden layers g stays what
+    """The parametrisation w = g v / ||v|| of a linear layer's or a convolution's weight, one g per
+    output unit or channel (Salimans & Kingma 2016). The authors' D trains g only in its last layer: in hidden layers g stays what
     data-dependent initialisation set, so D cannot scale its activations up past its Gaussian noise."""
 
     def __init__(self, n_out: int, train_scale: bool):
@@ -40,27 +40,18 @@ class WeightNorm(nn.Module):
         else:
             self.register_buffer("scale", scale)
 
-    def forward(self, v: Tensor) -> Tensor:  # v: (n_out, n_in) or a convolution's (n_out, c_in, k, k)
-        return self.scale.view(-1, *[1] * (v.dim() - 1)) * v / v.flatten(1).norm(dim=1).view(-1, *[1] * (v.dim() - 1))
+    def forward(self, v: Tensor) -> Tensor:  # v: (n_out, n_in), or a convolution's (n_out, c_in, k, k)
+        per_unit = (-1,) + (1,) * (v.dim() - 1)
+        return self.scale.view(per_unit) * v / v.flatten(1).norm(dim=1).view(per_unit)
 
 
-def _weight_normed(n_in: int, n_out: int, train_scale: bool, std: float) -> nn.Module:
-    """A weight-normalised linear layer, v drawn N(0, std^2). The direction v's scale sets how far one
-    Adam step (of about lr per entry) turns it, so it matters even though w = g v / ||v||."""
-    layer = Linear(n_in, n_out)
+def _weight_normed(layer: nn.Module, train_scale: bool, std: float) -> nn.Module:
+    """`layer` (linear or convolution) weight-normalised, v drawn N(0, std^2) and the bias zero. The
+    direction v's scale sets how far one Adam step (of about lr per entry) turns it, so it matters
+    even though w = g v / ||v||."""
     nn.init.normal_(layer.weight, 0.0, std)
     nn.init.zeros_(layer.bias)
-    parametrize.register_parametrization(layer, "weight", WeightNorm(n_out, train_scale))
-    return layer
-
-
-def _weight_normed_conv(c_in: int, c_out: int, kernel: int, stride: int, padding: int, train_scale: bool,
-                        std: float) -> nn.Module:
-    """A weight-normalised convolution (w = g v / ||v|| per output channel), v drawn N(0, std^2)."""
-    layer = nn.Conv2d(c_in, c_out, kernel, stride, padding)
-    nn.init.normal_(layer.weight, 0.0, std)
-    nn.init.zeros_(layer.bias)
-    parametrize.register_parametrization(layer, "weight", WeightNorm(c_out, train_scale))
+    parametrize.register_parametrization(layer, "weight", WeightNorm(layer.weight.shape[0], train_scale))
     return layer
 
 
@@ -96,9 +87,9 @@ class SSGANDiscriminator(nn.Module):
         self.input_noise = GaussianNoise(input_noise)
         sizes = [math.prod(in_shape), *widths]
         # v ~ N(0, 0.1^2): the authors' MNIST DenseLayer (nn.py, theta=Normal(0.1))
-        self.hidden = nn.ModuleList(_weight_normed(a, b, train_scale=False, std=0.1) for a, b in zip(sizes, sizes[1:]))
+        self.hidden = nn.ModuleList(_weight_normed(Linear(a, b), train_scale=False, std=0.1) for a, b in zip(sizes, sizes[1:]))
         self.noise = nn.ModuleList(GaussianNoise(hidden_noise) for _ in widths)
-        self.head = _weight_normed(sizes[-1], num_classes, train_scale=True, std=0.1)
+        self.head = _weight_normed(Linear(sizes[-1], num_classes), train_scale=True, std=0.1)
 
     def _pixels(self, x: Tensor) -> Tensor:
         return self.input_noise((x.flatten(1) + 1.0) * 0.5)  # gankit's [-1, 1] to the paper's [0, 1]
@@ -143,7 +134,7 @@ class ConvSSGANDiscriminator(nn.Module):
                  input_noise: float = 0.3, hidden_noise: float = 0.5):
         super().__init__()
         c, w2 = in_shape[0], 2 * width
-        conv = lambda a, b, k, stride, pad: _weight_normed_conv(a, b, k, stride, pad, train_scale=False, std=0.05)
+        conv = lambda a, b, k, stride, pad: _weight_normed(nn.Conv2d(a, b, k, stride, pad), train_scale=False, std=0.05)
         self.input_noise = GaussianNoise(input_noise)
         self.stages = nn.ModuleList([
             nn.ModuleList([conv(c, width, 3, 1, 1), conv(width, width, 3, 2, 1)]),  # to half the size
@@ -151,7 +142,7 @@ class ConvSSGANDiscriminator(nn.Module):
             nn.ModuleList([conv(w2, w2, 3, 1, 0), conv(w2, w2, 1, 1, 0)]),          # unpadded 3x3, then 1x1
         ])
         self.noise = nn.ModuleList(GaussianNoise(hidden_noise) for _ in range(2))  # after stages 1 and 2
-        self.head = _weight_normed(w2, num_classes, train_scale=True, std=0.05)
+        self.head = _weight_normed(Linear(w2, num_classes), train_scale=True, std=0.05)
 
     def _run(self, x: Tensor, init: bool = False) -> Tensor:
         h = self.input_noise((x + 1.0) * 0.5)  # gankit's [-1, 1] to the paper's [0, 1]
@@ -191,7 +182,7 @@ class SSGANGenerator(nn.Module):
             n_in = width
         self.hidden = nn.Sequential(*blocks)
         # the authors' l2normalize over a lasagne DenseLayer (Glorot-uniform v, std about 0.04 here)
-        self.out = _weight_normed(n_in, math.prod(out_shape), train_scale=True, std=0.05)
+        self.out = _weight_normed(Linear(n_in, math.prod(out_shape)), train_scale=True, std=0.05)
 
     def forward(self, z: Tensor) -> Tensor:
         pixels = torch.sigmoid(self.out(self.hidden(z)))

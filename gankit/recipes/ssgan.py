@@ -10,7 +10,10 @@ batch as the unlabelled one (every training example, labelled or not, as in the 
 G's fakes. G learns by feature matching: || E f(x) - E f(G(z)) ||^2 (ssgan.feature_matching=squared, the
 paper's and the authors' MNIST code's; abs: the mean |.|, their CIFAR-10 and SVHN code's) on D's
 last hidden layer f before its noise (the noise of the layers below it on), for a real batch and
-latents of its own (train.reuse_fake does not apply). The trained D is the product:
+latents of its own (train.reuse_fake does not apply). Optional terms on the unlabelled batch, off
+by default: ssgan.entropy_weight times the entropy of D's class prediction (entropy minimisation),
+ssgan.consistency_weight times the disagreement of two passes of D with independent noise (the
+Pi-model); ssgan.shift shifts every image D sees by whole pixels. The trained D is the product:
 `class_probabilities` classifies images (`gankit classify`).
 
 With unlabelled_weight = 0 D is trained on the labelled batch alone and G is left untrained: the
@@ -32,7 +35,7 @@ from ..data import Dataset
 from ..data.split import UNLABELLED
 from ..errors import UserError
 from ..nets import ConvSSGANDiscriminator, SSGANDiscriminator, SSGANGenerator
-from ..objectives import feature_matching_loss, real_probability, supervised_loss, unsupervised_loss
+from ..objectives import class_entropy, consistency_loss, feature_matching_loss, real_probability, supervised_loss, unsupervised_loss
 from .gan import Batch, frozen
 
 Tensor = torch.Tensor
@@ -55,7 +58,8 @@ class SSGANRecipe:
         if self.num_classes < 2:
             raise UserError(f"config key 'recipe': ssgan's D is a classifier, and data '{data.name}' has no class labels")
         s, m = cfg.ssgan, cfg.model
-        self.unlabelled_weight = s.unlabelled_weight
+        self.unlabelled_weight, self.entropy_weight, self.consistency_weight = (
+            s.unlabelled_weight, s.entropy_weight, s.consistency_weight)
         self.z_dim = m.z_dim
         shape = data.sample_shape
         w = m.d_width
@@ -140,6 +144,14 @@ class SSGANRecipe:
             if self.unlabelled_weight > 0:
                 loss_unl = unsupervised_loss(unl, fk)
                 loss = loss + self.unlabelled_weight * loss_unl
+                if self.entropy_weight > 0:
+                    entropy = class_entropy(unl)
+                    loss = loss + self.entropy_weight * entropy
+                    stats["entropy"] = entropy.detach()
+                if self.consistency_weight > 0:  # a second pass over the unlabelled batch, D's noise drawn anew
+                    disagreement = consistency_loss(unl, self.D(self._shifted(batch.real)))
+                    loss = loss + self.consistency_weight * disagreement
+                    stats["consistency"] = disagreement.detach()
                 stats.update(loss_unl=loss_unl.detach(), d_real=real_probability(unl.detach()).mean(),
                              d_fake=real_probability(fk.detach()).mean())
         loss.backward()
