@@ -17,7 +17,8 @@ from gankit.data import load_dataset
 from gankit.data.split import UNLABELLED, drop_labels
 from gankit.errors import UserError
 from gankit.nets import ConvSSGANDiscriminator, SSGANDiscriminator
-from gankit.objectives import class_entropy, consistency_loss, feature_matching_loss, real_probability, supervised_loss, unsupervised_loss
+from gankit.objectives import (class_entropy, consistency_loss, feature_matching_loss, real_probability, supervised_loss,
+                               unsupervised_loss)
 from gankit.recipes import Batch, build_recipe
 
 TINY = ["model.g_width=16", "model.d_width=64", "model.z_dim=8", "optim.batch_size=32", "data.limit=1000",
@@ -251,7 +252,10 @@ def test_d_step_trains_d_only_and_logs_each_term(tiny_recipe):
     stats = recipe.d_backward(_batch(recipe))
     assert all(p.grad is None for p in recipe.G.parameters())
     assert all(p.grad is not None for p in recipe.D.parameters())
-    assert stats["loss_d"].item() == pytest.approx((stats["loss_lab"] + stats["loss_unl"]).item(), rel=1e-6)
+    # the preset's terms: supervised, unsupervised and the consistency of two noisy passes (weight 1)
+    assert recipe.consistency_weight == 1.0 and stats["consistency"] > 0
+    total = stats["loss_lab"] + stats["loss_unl"] + stats["consistency"]
+    assert stats["loss_d"].item() == pytest.approx(total.item(), rel=1e-6)
     assert 0 < stats["d_real"] < 1 and 0 < stats["d_fake"] < 1
 
 
@@ -262,11 +266,11 @@ def test_class_entropy_by_hand_and_in_d_step(tiny_recipe):
     assert class_entropy(logits).item() == pytest.approx(1.5 * math.log(2), rel=1e-6)
     assert class_entropy(torch.tensor([[60.0, 0.0, 0.0]])).item() == pytest.approx(0.0, abs=1e-6)
     recipe = tiny_recipe
-    recipe.entropy_weight = 0.5
+    recipe.entropy_weight, recipe.consistency_weight = 0.5, 0.0
     try:
         stats = recipe.d_backward(_batch(recipe))
     finally:
-        recipe.entropy_weight = 0.0
+        recipe.entropy_weight, recipe.consistency_weight = 0.0, 1.0
     total = stats["loss_lab"] + stats["loss_unl"] + 0.5 * stats["entropy"]
     assert stats["loss_d"].item() == pytest.approx(total.item(), rel=1e-6)
     assert 0 < stats["entropy"] < math.log(10)
@@ -285,7 +289,7 @@ def test_consistency_by_hand_and_in_d_step(tiny_recipe):
     try:
         stats = recipe.d_backward(_batch(recipe))
     finally:
-        recipe.consistency_weight = 0.0
+        recipe.consistency_weight = 1.0  # the preset's
     assert stats["consistency"] > 0  # D's noise differs between the two passes
     total = stats["loss_lab"] + stats["loss_unl"] + 2.0 * stats["consistency"]
     assert stats["loss_d"].item() == pytest.approx(total.item(), rel=1e-6)

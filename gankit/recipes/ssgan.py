@@ -35,7 +35,8 @@ from ..data import Dataset
 from ..data.split import UNLABELLED
 from ..errors import UserError
 from ..nets import ConvSSGANDiscriminator, SSGANDiscriminator, SSGANGenerator
-from ..objectives import class_entropy, consistency_loss, feature_matching_loss, real_probability, supervised_loss, unsupervised_loss
+from ..objectives import (class_entropy, consistency_loss, feature_matching_loss, real_probability, supervised_loss,
+                          unsupervised_loss)
 from .gan import Batch, frozen
 
 Tensor = torch.Tensor
@@ -148,7 +149,7 @@ class SSGANRecipe:
                     entropy = class_entropy(unl)
                     loss = loss + self.entropy_weight * entropy
                     stats["entropy"] = entropy.detach()
-                if self.consistency_weight > 0:  # a second pass over the unlabelled batch, D's noise drawn anew
+                if self.consistency_weight > 0:  # a second pass over the unlabelled batch: D's noise (and shifts) drawn anew
                     disagreement = consistency_loss(unl, self.D(self._shifted(batch.real)))
                     loss = loss + self.consistency_weight * disagreement
                     stats["consistency"] = disagreement.detach()
