@@ -256,42 +256,35 @@ def test_d_step_trains_d_only_and_logs_each_term(tiny_recipe):
     assert 0 < stats["d_real"] < 1 and 0 < stats["d_fake"] < 1
 
 
-def test_class_entropy_by_hand_and_in_d_step(tiny_recipe):
+def test_class_entropy_by_hand():
     # Uniform over K = 4 classes: ln 4. p = (1/2, 1/4, 1/4): 1/2 ln 2 + 2 (1/4 ln 4) = 1.5 ln 2.
     assert class_entropy(torch.zeros(1, 4)).item() == pytest.approx(math.log(4))
     logits = torch.log(torch.tensor([[0.5, 0.25, 0.25], [0.5, 0.25, 0.25]])) + 7.0  # a shift changes nothing
     assert class_entropy(logits).item() == pytest.approx(1.5 * math.log(2), rel=1e-6)
     assert class_entropy(torch.tensor([[60.0, 0.0, 0.0]])).item() == pytest.approx(0.0, abs=1e-6)
-    recipe = tiny_recipe
-    recipe.entropy_weight = 0.5
-    try:
-        stats = recipe.d_backward(_batch(recipe))
-    finally:
-        recipe.entropy_weight = 0.0
-    total = stats["loss_lab"] + stats["loss_unl"] + 0.5 * stats["entropy"]
-    assert stats["loss_d"].item() == pytest.approx(total.item(), rel=1e-6)
-    assert 0 < stats["entropy"] < math.log(10)
-    with pytest.raises(UserError, match="ssgan.entropy_weight.*unlabelled_weight=0"):
-        load_config("ssgan-mnist", ["ssgan.entropy_weight=1", "ssgan.unlabelled_weight=0"])
 
 
-def test_consistency_by_hand_and_in_d_step(tiny_recipe):
+def test_consistency_by_hand():
     # p = (1/2, 1/2) against p' = (3/4, 1/4): (1/4)^2 + (1/4)^2 = 1/8; a batch of it and a pair that agree: 1/16.
     a = torch.log(torch.tensor([[0.5, 0.5], [0.2, 0.8]]))
     b = torch.log(torch.tensor([[0.75, 0.25], [0.2, 0.8]])) + 3.0
     assert consistency_loss(a, b).item() == pytest.approx(1 / 16, rel=1e-6)
     assert consistency_loss(a, a).item() == 0.0
-    recipe = tiny_recipe
-    recipe.consistency_weight = 2.0
+
+
+@pytest.mark.parametrize("term", ["entropy", "consistency"])
+def test_unlabelled_terms_join_d_loss(tiny_recipe, term):
+    recipe, key = tiny_recipe, f"{term}_weight"
+    setattr(recipe, key, 0.5)
     try:
         stats = recipe.d_backward(_batch(recipe))
     finally:
-        recipe.consistency_weight = 0.0
-    assert stats["consistency"] > 0  # D's noise differs between the two passes
-    total = stats["loss_lab"] + stats["loss_unl"] + 2.0 * stats["consistency"]
+        setattr(recipe, key, 0.0)
+    assert 0 < stats[term] < math.log(10)  # consistency > 0: D's noise differs between its two passes
+    total = stats["loss_lab"] + stats["loss_unl"] + 0.5 * stats[term]
     assert stats["loss_d"].item() == pytest.approx(total.item(), rel=1e-6)
-    with pytest.raises(UserError, match="ssgan.consistency_weight.*unlabelled_weight=0"):
-        load_config("ssgan-mnist", ["ssgan.consistency_weight=1", "ssgan.unlabelled_weight=0"])
+    with pytest.raises(UserError, match=f"ssgan.{key}.*unlabelled_weight=0"):
+        load_config("ssgan-mnist", [f"ssgan.{key}=1", "ssgan.unlabelled_weight=0"])
 
 
 def test_labelled_batches_cycle_the_labelled_set_and_resume(tiny_recipe):
