@@ -93,6 +93,11 @@ def unread_options(cfg: Config) -> list[tuple[str, str]]:
     return unread
 
 
+def unread_keys(cfg: Config) -> frozenset[str]:
+    """The keys of unread_options(cfg), for advice (gankit doctor, the report) that must not suggest them."""
+    return frozenset(key for key, _ in unread_options(cfg))
+
+
 def refuse_unread(cfg: Config) -> None:
     """A UserError naming a key set away from its default that the chosen architecture or recipe never
     reads: the value would silently change nothing. Checked when a run starts, not when a finished run

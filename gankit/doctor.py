@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .configure import load_config
+from .configure import load_config, unread_keys
 from .data import load_dataset
 from .errors import UserError
 from .health import Check, Diversity, diagnose, findings, read_records
@@ -86,7 +86,7 @@ def diagnose_run(run_dir: str | Path, samples: int = DIVERSITY_SAMPLES) -> Diagn
     cfg = load_config(str(run_dir / "config.yaml"))
     records = read_records(run_dir / "metrics.jsonl")
     diversity, note = measure_diversity(run_dir, samples)
-    return Diagnosis(run_dir, diagnose(records, cfg, diversity), diversity, note)
+    return Diagnosis(run_dir, diagnose(records, cfg, diversity, unread_keys(cfg)), diversity, note)
 
 
 def format_diagnosis(d: Diagnosis) -> str:

@@ -17,6 +17,7 @@ is what it is: docs/doctor.md.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -375,10 +376,23 @@ def check_collapse(records: list[dict], cfg: Config, diversity: Diversity | None
                  + (f", the last diversity above {DIVERSITY_LIMIT} of the data's" if diversity is not None and diversity.ratios else ""))
 
 
-def diagnose(records: list[dict], cfg: Config, diversity: Diversity | None = None) -> list[Check]:
-    """Every check, in the order a reader should act on them: a run that diverged first."""
-    return [check_divergence(records, cfg), check_saturated_d(records, cfg), check_vanishing_gradient(records, cfg),
-            check_overfitting(records, cfg), check_collapse(records, cfg, diversity), check_oscillation(records, cfg)]
+def diagnose(records: list[dict], cfg: Config, diversity: Diversity | None = None,
+             unread: frozenset[str] = frozenset()) -> list[Check]:
+    """Every check, in the order a reader should act on them: a run that diverged first. `unread`:
+    config keys the run's recipe does not read (configure.unread_options); overrides of them are
+    left out of the findings, as `gankit train` would refuse them."""
+    checks = [check_divergence(records, cfg), check_saturated_d(records, cfg), check_vanishing_gradient(records, cfg),
+              check_overfitting(records, cfg), check_collapse(records, cfg, diversity), check_oscillation(records, cfg)]
+    return [_readable(c, unread) for c in checks]
+
+
+def _readable(check: Check, unread: frozenset[str]) -> Check:
+    """`check` with its finding's overrides of unread keys left out."""
+    f = check.finding
+    if f is None or not unread:
+        return check
+    kept = tuple(o for o in f.overrides if o.split("=", 1)[0] not in unread)
+    return dataclasses.replace(check, finding=dataclasses.replace(f, overrides=kept))
 
 
 def findings(checks: list[Check]) -> list[Finding]:

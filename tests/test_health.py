@@ -8,6 +8,7 @@ import json
 import pytest
 
 from gankit.config import read_config
+from gankit.configure import load_config, unread_keys
 from gankit.errors import UserError
 from gankit.health import (Diversity, check_collapse, check_divergence, check_oscillation, check_overfitting,
                            check_saturated_d, check_vanishing_gradient, diagnose, findings, first_sustained, read_records)
@@ -78,6 +79,20 @@ def test_saturated_d_from_the_step_d_wins_outright():
     hinge = healthy(loss_d=from_step(650, 0.01))
     assert check_saturated_d(hinge, cfg("loss=hinge")).finding.step == 650
     assert check_saturated_d(hinge, cfg("loss=wasserstein")).finding is None
+
+
+def test_findings_suggest_only_keys_the_recipe_reads():
+    # An ssgan run does not read penalty.* or remedies.*: gankit train would refuse the overrides,
+    # so diagnose leaves them out and keeps the rest (the finding itself stays).
+    records = healthy(d_real=from_step(800, 0.99), d_fake=from_step(800, 0.02))
+    ssgan = load_config("ssgan-mnist")
+    plain = [c for c in diagnose(records, ssgan) if c.name == "saturated D"][0].finding
+    assert any(o.startswith("remedies.ada=") for o in plain.overrides)
+    f = [c for c in diagnose(records, ssgan, unread=unread_keys(ssgan)) if c.name == "saturated D"][0].finding
+    assert f.step == plain.step == 800 and f.overrides == ("optim.lr_d=0.00075",)
+    dcgan = load_config("dcgan-mnist")  # a recipe that reads them keeps them all
+    assert [c for c in diagnose(records, dcgan, unread=unread_keys(dcgan)) if c.finding][0].finding.overrides == \
+        [c for c in diagnose(records, dcgan) if c.finding][0].finding.overrides
 
 
 def test_vanishing_gradient_only_under_minimax():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..configure import load_config
+from ..configure import load_config, unread_keys
 from ..errors import UserError
 from ..report.html import write_report
 from ..report.toyfig import save_toy_figures
@@ -24,5 +24,5 @@ def run(args) -> int:
     cfg = load_config(str(run_dir / "config.yaml"))
     for path in save_toy_figures(run_dir, cfg.data.source):
         print(f"wrote {path}")
-    print(f"wrote {write_report(run_dir)}")
+    print(f"wrote {write_report(run_dir, unread_keys(cfg))}")
     return 0

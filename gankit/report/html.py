@@ -136,14 +136,15 @@ code { background: #f0f0f0; padding: 0 3px; }
 """
 
 
-def health_panel(records: list[dict], config_path: Path) -> str:
+def health_panel(records: list[dict], config_path: Path, unread: frozenset[str] = frozenset()) -> str:
     """The checks of gankit.health over the records: each finding with its step, evidence and the
-    overrides to paste, or what was checked. The checkpoints' diversity is `gankit doctor`'s."""
+    overrides to paste (none of the `unread` keys), or what was checked. The checkpoints' diversity
+    is `gankit doctor`'s."""
     try:
         cfg = read_config(str(config_path))
     except UserError as exc:
         return f'<h2>Health</h2><p class="muted">not checked: {html.escape(str(exc))}</p>'
-    checks = diagnose(records, cfg)
+    checks = diagnose(records, cfg, unread=unread)
     found = [c.finding for c in checks if c.finding]
     parts = ["<h2>Health</h2>"]
     for f in found:
@@ -159,8 +160,9 @@ def health_panel(records: list[dict], config_path: Path) -> str:
     return "".join(parts)
 
 
-def build_report(run_dir: Path) -> str:
-    """The HTML text of the report for `run_dir` (read from the files the run wrote)."""
+def build_report(run_dir: Path, unread: frozenset[str] = frozenset()) -> str:
+    """The HTML text of the report for `run_dir` (read from the files the run wrote); `unread` as
+    for write_report."""
     run_dir = Path(run_dir)
     records = read_metrics(run_dir / "metrics.jsonl")
     train_recs = [r for r in records if any(k.startswith("loss") for k in r)]
@@ -176,7 +178,7 @@ def build_report(run_dir: Path) -> str:
                        if isinstance(v, (int, float)) and not isinstance(v, bool))
         parts.append(f"<h2>Last logged step</h2><table>{rows}</table>")
 
-    parts.append(health_panel(records, run_dir / "config.yaml"))
+    parts.append(health_panel(records, run_dir / "config.yaml", unread))
 
     recipe = (yaml.safe_load(config) or {}).get("recipe") if config else None
     parts.append(f"<h2>{html.escape(GRID_CAPTIONS.get(recipe, 'Samples over training'))}</h2>")
@@ -220,8 +222,9 @@ def build_report(run_dir: Path) -> str:
             f"<script>{_SCRIPT}</script></body></html>")
 
 
-def write_report(run_dir: Path) -> Path:
-    """(Re)write RUN_DIR/report.html atomically; returns its path."""
+def write_report(run_dir: Path, unread: frozenset[str] = frozenset()) -> Path:
+    """(Re)write RUN_DIR/report.html atomically; returns its path. `unread`: config keys the run's
+    recipe does not read, left out of the health panel's overrides."""
     out = Path(run_dir) / "report.html"
-    atomic_write_bytes(out, build_report(run_dir).encode("utf-8"))
+    atomic_write_bytes(out, build_report(run_dir, unread).encode("utf-8"))
     return out

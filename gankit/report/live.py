@@ -23,8 +23,8 @@ def tensorboard_writer(run_dir: Path):
 
 
 class LiveReport:
-    def __init__(self, run_dir: Path, source: str):
-        self.dir, self.source = Path(run_dir), source
+    def __init__(self, run_dir: Path, source: str, unread: frozenset[str] = frozenset()):
+        self.dir, self.source, self.unread = Path(run_dir), source, unread  # unread: as for write_report
         self.tb = tensorboard_writer(self.dir)
 
     def on_start(self, step: int, recipe, device) -> None:
@@ -44,10 +44,10 @@ class LiveReport:
             from PIL import Image
 
             self.tb.add_image("samples", np.asarray(Image.open(grid_path).convert("RGB")), step, dataformats="HWC")
-        write_report(self.dir)
+        write_report(self.dir, self.unread)
 
     def on_end(self) -> None:
         save_toy_figures(self.dir, self.source)
-        write_report(self.dir)
+        write_report(self.dir, self.unread)
         if self.tb is not None:
             self.tb.close()

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..accel import use_cpu_kernels
 from ..config import Config, dump_yaml
-from ..configure import from_dict, refuse_unread
+from ..configure import from_dict, refuse_unread, unread_keys
 from ..data import describe, load_dataset
 from ..errors import Diverged, UserError
 from ..io import atomic_write_bytes
@@ -246,7 +246,8 @@ class Trainer:
         if self.step == 0:  # a fresh run; a resumed one has the stage's result in its checkpoint
             self.pretrain()
         if main:
-            self.live = LiveReport(self.dir, self.cfg.data.source)  # report.html, toy snapshots, TensorBoard
+            # report.html, toy snapshots, TensorBoard
+            self.live = LiveReport(self.dir, self.cfg.data.source, unread_keys(self.cfg))
             self.live.on_start(self.step, self.recipe, self.device)
         start = time.monotonic() - self.elapsed
         budget_s = t.minutes * 60 if t.minutes else float("inf")
