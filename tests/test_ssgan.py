@@ -143,6 +143,9 @@ def test_conv_d_and_shift_in_the_recipe():
         padded = F.pad(real, (2, 2, 2, 2), value=-1.0)
         assert any(torch.equal(got, padded[:, 2 - dy:30 - dy, 2 - dx:30 - dx])
                    for dy in range(-2, 3) for dx in range(-2, 3))
+    small = load_config("ssgan-mnist", TINY + ["ssgan.d_arch=conv", "data.resolution=8"])
+    with pytest.raises(UserError, match="ssgan.d_arch.*at least 9 pixels.*8x8"):
+        build_recipe(small, load_dataset(small.data))
     with pytest.raises(UserError, match="ssgan.d_arch.*dense or conv"):
         load_config("ssgan-mnist", ["ssgan.d_arch=resnet"])
     with pytest.raises(UserError, match="ssgan.shift"):

@@ -29,8 +29,9 @@ class GaussianNoise(nn.Module):
 
 class WeightNorm(nn.Module):
     """The parametrisation w = g v / ||v|| of a linear layer's or a convolution's weight, one g per
-    output unit or channel (Salimans & Kingma 2016). The authors' D trains g only in its last layer: in hidden layers g stays what
-    data-dependent initialisation set, so D cannot scale its activations up past its Gaussian noise."""
+    output unit or channel (Salimans & Kingma 2016). The authors' D trains g only in its last layer:
+    in hidden layers g stays what data-dependent initialisation set, so D cannot scale its
+    activations up past its Gaussian noise."""
 
     def __init__(self, n_out: int, train_scale: bool):
         super().__init__()
@@ -128,7 +129,9 @@ class ConvSSGANDiscriminator(nn.Module):
     convolution, global mean pooling and a weight-normalised linear layer to K logits. Their D
     regularises with dropout; this one with the dense D's Gaussian noise, on the pixels and after
     each stage, so that ssgan.input_noise and ssgan.hidden_noise mean one thing for both.
-    `features` is the pooled layer: what G matches."""
+    `features` is the pooled layer: what G matches. Images need MIN_SIZE pixels a side or more."""
+
+    MIN_SIZE = 9  # two stride-2 stages take 9 to 3, and the unpadded 3x3 convolution to 1
 
     def __init__(self, in_shape: tuple[int, ...], width: int, num_classes: int,
                  input_noise: float = 0.3, hidden_noise: float = 0.5):

@@ -65,6 +65,10 @@ class SSGANRecipe:
         shape = data.sample_shape
         w = m.d_width
         if s.d_arch == "conv":
+            least = ConvSSGANDiscriminator.MIN_SIZE
+            if min(shape[1:]) < least:
+                raise UserError(f"config key 'ssgan.d_arch': conv needs images of at least {least} pixels a side, and "
+                                f"data '{data.name}' has {shape[1]}x{shape[2]}; use dense or a larger data.resolution")
             self.D = ConvSSGANDiscriminator(shape, w, self.num_classes, s.input_noise, s.hidden_noise)
         else:  # the authors' D: 1000, 500, 250, 250, 250 units
             self.D = SSGANDiscriminator(shape, (w, max(w // 2, 1), max(w // 4, 1), max(w // 4, 1), max(w // 4, 1)),
@@ -149,7 +153,7 @@ class SSGANRecipe:
                     entropy = class_entropy(unl)
                     loss = loss + self.entropy_weight * entropy
                     stats["entropy"] = entropy.detach()
-                if self.consistency_weight > 0:  # a second pass over the unlabelled batch: D's noise (and shifts) drawn anew
+                if self.consistency_weight > 0:  # a second pass over the unlabelled batch, D's noise and shifts drawn anew
                     disagreement = consistency_loss(unl, self.D(self._shifted(batch.real)))
                     loss = loss + self.consistency_weight * disagreement
                     stats["consistency"] = disagreement.detach()
