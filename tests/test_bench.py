@@ -204,6 +204,7 @@ def test_write_docs_keeps_one_section_per_instruction_set(tmp_path, monkeypatch)
     a marker quoted inside a sentence is not a marker."""
     import torch
 
+    from gankit.bench import docs
     from gankit.bench.docs import write_section
     from gankit.errors import UserError
 
@@ -212,15 +213,20 @@ def test_write_docs_keeps_one_section_per_instruction_set(tmp_path, monkeypatch)
                    "<!-- bench:end -->\n\n## By hand\nkept\n")
     cpu = torch.device("cpu")
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.setattr(docs, "cpu_model", lambda: "AMD EPYC")
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     write_section(doc, cpu, "first avx512 table")
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     write_section(doc, cpu, "avx2 table")
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
     write_section(doc, cpu, "second avx512 table")
+    monkeypatch.setattr(docs, "cpu_model", lambda: "Intel Xeon")  # another CPU model: a section of its own
+    write_section(doc, cpu, "xeon table")
     text = doc.read_text()
-    assert text.count("### cpu, oneDNN ISA avx512\n") == 1 and "### cpu, oneDNN ISA avx2 (ONEDNN_MAX_CPU_ISA=AVX2)" in text
+    assert text.count("### cpu: AMD EPYC, oneDNN ISA avx512\n") == 1
+    assert "### cpu: AMD EPYC, oneDNN ISA avx2 (ONEDNN_MAX_CPU_ISA=AVX2)" in text
     assert "second avx512 table" in text and "first avx512 table" not in text and "avx2 table" in text
+    assert text.count("### cpu: Intel Xeon, oneDNN ISA avx512\n") == 1 and "xeon table" in text
     assert text.index("<!-- bench:begin -->\n") < text.index("### cpu") < text.index("<!-- bench:end -->")
     assert text.startswith("# Performance\n\nTables below `<!-- bench:begin -->`") and text.endswith("## By hand\nkept\n")
     assert "torch " + torch.__version__ in text

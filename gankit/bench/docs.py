@@ -1,6 +1,7 @@
 """`gankit bench speed --write-docs FILE`: the bench's tables into docs/performance.md, stamped with
 what they were measured on. The file keeps one section per device and instruction set between its
-marker lines, so a run on the AVX2 path (ONEDNN_MAX_CPU_ISA=AVX2) replaces only the AVX2 section."""
+marker lines, so a run on the AVX2 path (ONEDNN_MAX_CPU_ISA=AVX2) replaces only the AVX2 section of
+its own CPU model."""
 
 from __future__ import annotations
 
@@ -46,8 +47,10 @@ def commit() -> str:
 def section_title(device: torch.device) -> str:
     if device.type == "cuda":
         return f"### cuda: {torch.cuda.get_device_name(device)}"
+    # The CPU's model is in the title: machines of one kind differ (AMD EPYC, Intel Xeon with AMX), and
+    # a run on one must not replace another's figures.
     cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
-    return f"### cpu, oneDNN ISA {cpu_isa()}" + (f" (ONEDNN_MAX_CPU_ISA={cap})" if cap else "")
+    return f"### cpu: {cpu_model()}, oneDNN ISA {cpu_isa()}" + (f" (ONEDNN_MAX_CPU_ISA={cap})" if cap else "")
 
 
 def stamp(device: torch.device) -> str:
