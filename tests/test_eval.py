@@ -78,6 +78,21 @@ def test_eval_during_training_keeps_best(tmp_path):
                                                  "evaluation.metrics=fd"])
 
 
+def test_eval_of_a_run_compares_with_the_examples_it_trained_on(tmp_path):
+    """Without --against the reference is the run's training split (data.limit and data.held_out
+    applied), as during training, not the whole source set."""
+    from gankit.train.loop import train
+    cfg = load_config(str(_points_cfg(tmp_path, steps=10)), ["data.limit=300", "data.held_out=100"])
+    run = train(cfg, tmp_path / "run", progress=False)
+    assert main(["eval", str(run.dir), "-n", "200", "--metrics", "fd,memorisation", "--json", str(tmp_path / "own.json")]) == 0
+    own = json.loads((tmp_path / "own.json").read_text())
+    assert own["n_real"] == 300 and own["memorisation_train"] == 300 and own["against"] == "ring"
+    assert main(["eval", str(run.dir), "-n", "200", "--metrics", "fd", "--against", "ring",
+                 "--json", str(tmp_path / "whole.json")]) == 0
+    whole = json.loads((tmp_path / "whole.json").read_text())
+    assert whole["n_real"] > 400 and whole["fd"] != own["fd"]
+
+
 def test_eval_npz_with_torchscript_extractor(tmp_path, capsys):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "s.npz", images=rng.integers(0, 256, (200, 8, 8, 1), dtype=np.uint8))

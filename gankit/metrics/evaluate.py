@@ -40,9 +40,13 @@ def read_npz(path: Path) -> tuple[torch.Tensor, torch.Tensor | None]:
     raise UserError(f"'{path}': holds neither 'images' nor 'points' (arrays: {', '.join(arrays) or 'none'})")
 
 
-def reference(source: str, like: torch.Tensor) -> tuple[torch.Tensor, str]:
-    """The reference data named `source`, shaped like the samples `like`."""
-    if like.dim() == 4:
+def reference(source: str, like: torch.Tensor, run_data: DataConfig | None = None) -> tuple[torch.Tensor, str]:
+    """The reference data named `source`, shaped like the samples `like`; with `run_data` (a run's
+    data config) the examples that run trained on instead: its data.limit and data.held_out applied,
+    as the evaluations during training use them."""
+    if run_data is not None:
+        cfg = run_data
+    elif like.dim() == 4:
         cfg = DataConfig(source=source, resolution=like.shape[-1], channels=like.shape[1])
     else:
         cfg = DataConfig(source=source)
@@ -92,7 +96,8 @@ def evaluate_model(model, against: str | None = None, metrics=None, n: int = 10_
     names = parse_names(metrics)
     source = against or model.config.data.source
     first, _ = model.generate(n, seed=seed)
-    real, _ = reference(source, first)
+    # no --against: the run's own training examples (a limited or held-out run's, not the whole set)
+    real, _ = reference(source, first, None if against else model.config.data)
     ext = pick_extractor(first, inception_weights, extractor)
     results = []
     for r in range(repeats):
