@@ -1,7 +1,8 @@
 """Whole-step A/B of gankit.accel's kernel choice tables on this machine: the same trainer timed with
-`accel.CHOICES["avx512"]` (every fast path on) and with `accel.CHOICES["avx2"]`, in 12-step blocks,
-8 interleaved pairs. Prints, per preset, the median ratio of step times (every path on over the AVX2
-table; above 1: the AVX2 table is faster). Run it on the AVX2 path too:
+`accel.CHOICES["onednn-wider"]` (every fast path on) and with `accel.CHOICES["same-width"]` (the linear
+layers on MKL), in 12-step blocks, 8 interleaved pairs. Prints, per preset, the median ratio of step
+times (every path on over the same-width table; above 1: the same-width table is faster), and the
+table gankit picks here. Run it on the AVX2 path too:
 
     python benchmarks/kernel_tables.py vanilla-mnist dcgan-mnist wgangp-mnist
     ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 python benchmarks/kernel_tables.py vanilla-mnist ...
@@ -13,13 +14,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from gankit.accel import cpu_isa, use_cpu_kernels
+from gankit.accel import cpu_isa, kernel_table, mkl_isa, use_cpu_kernels
 from gankit.configure import load_config
 from gankit.train.loop import Trainer
 
 
-def step_seconds(trainer: Trainer, isa: str, steps: int) -> float:
-    use_cpu_kernels(list(trainer.recipe.modules().values()), isa=isa)
+def step_seconds(trainer: Trainer, table: str, steps: int) -> float:
+    use_cpu_kernels(list(trainer.recipe.modules().values()), table=table)
     t0 = time.perf_counter()
     for _ in range(steps):
         trainer.train_step()
@@ -27,18 +28,18 @@ def step_seconds(trainer: Trainer, isa: str, steps: int) -> float:
 
 
 def main(presets: list[str], pairs: int = 8, steps: int = 12) -> None:
-    print(f"oneDNN ISA here: {cpu_isa()}")
+    print(f"oneDNN ISA here: {cpu_isa()}, MKL ISA {mkl_isa()}: gankit picks table {kernel_table()}")
     for preset in presets:
         with tempfile.TemporaryDirectory() as tmp:
             trainer = Trainer(load_config(preset, ["train.device=cpu"]), Path(tmp), progress=False)
-            for isa in ("avx2", "avx512"):  # warm-up
-                step_seconds(trainer, isa, 4)
+            for table in ("same-width", "onednn-wider"):  # warm-up
+                step_seconds(trainer, table, 4)
             ratios = []
             for i in range(pairs):
-                order = ("avx2", "avx512") if i % 2 else ("avx512", "avx2")
-                seconds = {isa: step_seconds(trainer, isa, steps) for isa in order}
-                ratios.append(seconds["avx512"] / seconds["avx2"])
-        print(f"{preset}: every path on / AVX2 table: median {statistics.median(ratios):.3f}, "
+                order = ("same-width", "onednn-wider") if i % 2 else ("onednn-wider", "same-width")
+                seconds = {table: step_seconds(trainer, table, steps) for table in order}
+                ratios.append(seconds["onednn-wider"] / seconds["same-width"])
+        print(f"{preset}: every path on / same-width table: median {statistics.median(ratios):.3f}, "
               f"range {min(ratios):.3f}-{max(ratios):.3f}")
 
 

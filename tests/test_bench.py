@@ -236,28 +236,41 @@ def test_write_docs_keeps_one_section_per_instruction_set(tmp_path, monkeypatch)
     assert (tmp_path / "plain.md").read_text() == "# no markers\n"
 
 
-def test_kernel_choices_follow_onednns_instruction_set(monkeypatch):
-    """AVX-512: every fast path; AVX2 (as ONEDNN_MAX_CPU_ISA=AVX2 caps it): the thin convolutions'
-    product path, and the linear layers back on MKL."""
+def test_kernel_choices_follow_onednns_and_mkls_instruction_sets(monkeypatch):
+    """oneDNN's linear layers where oneDNN runs AVX-512 and MKL does not (an AMD CPU, or MKL capped to
+    AVX2); MKL's where both run one width (AVX2 both, or an Intel CPU with AVX-512 both). The thin
+    convolutions' product path everywhere."""
     import torch
 
-    from gankit.accel import ConvTranspose2d, cpu_isa, use_cpu_kernels
+    from gankit import accel
+    from gankit.accel import ConvTranspose2d, cpu_isa, kernel_table, mkl_isa, use_cpu_kernels
     from gankit.configure import load_config
     from gankit.recipes.nets import build_nets
 
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    for var in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS"):
+        monkeypatch.delenv(var, raising=False)
     assert cpu_isa() == "avx512"
     for cap, isa in (("AVX2", "avx2"), ("avx512_core", "avx512"), ("SSE41", "avx2"), ("AVX10_1_512", "avx512")):
         monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
         assert cpu_isa() == isa, cap
-    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
-    assert cpu_isa() == "avx2"
+    monkeypatch.setattr(accel, "cpu_vendor", lambda: "AuthenticAMD")
+    assert (mkl_isa(), kernel_table()) == ("avx2", "onednn-wider")  # MKL runs AVX2 code on AMD
+    monkeypatch.setattr(accel, "cpu_vendor", lambda: "GenuineIntel")
+    assert (mkl_isa(), kernel_table()) == ("avx512", "same-width")
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    assert (mkl_isa(), kernel_table()) == ("avx2", "onednn-wider")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # the AVX2 emulation caps both
+    assert (cpu_isa(), kernel_table()) == ("avx2", "same-width")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.delenv("MKL_ENABLE_INSTRUCTIONS")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert (cpu_isa(), mkl_isa(), kernel_table()) == ("avx2", "avx2", "same-width")
     vanilla = build_nets(load_config("vanilla-mnist"), (1, 28, 28))
     dcgan = build_nets(load_config("dcgan-mnist"), (1, 28, 28))
-    assert use_cpu_kernels([*vanilla, *dcgan], isa="avx512") == {"linear": 4, "thin_conv": 2}
-    assert use_cpu_kernels([*vanilla, *dcgan], isa="avx2") == {"linear": 0, "thin_conv": 2}
+    assert use_cpu_kernels([*vanilla, *dcgan], table="onednn-wider") == {"linear": 4, "thin_conv": 2}
+    assert use_cpu_kernels([*vanilla, *dcgan], table="same-width") == {"linear": 0, "thin_conv": 2}
     assert [type(m) for m in dcgan[0].modules() if getattr(m, "product_path", False)] == [ConvTranspose2d]
     assert not any(getattr(m, "onednn", False) for m in vanilla[1].modules())
     assert use_cpu_kernels([*vanilla, *dcgan], linear=False, thin_conv=False) == {"linear": 0, "thin_conv": 0}
@@ -272,8 +285,8 @@ def test_the_kernel_table_times_each_path_and_says_where_it_is_used():
     rows = kernel_rows(pairs=1, reps=1)
     assert torch.equal(torch.get_rng_state(), state)  # the caller's random stream is untouched
     assert len(rows) == 7 and all(r.speedup > 0 and r.spread[0] <= r.speedup <= r.spread[1] for r in rows)
-    used = {isa: {line[:42].strip(): line.split()[-1] for line in format_kernels(rows, isa).splitlines()[2:]}
-            for isa in ("avx512", "avx2")}
-    assert used["avx512"]["linear 128x100->512"] == "no"  # below MIN_FEATURES on every ISA
-    assert used["avx512"]["linear 128x256->1280"] == "yes" and used["avx2"]["linear 128x256->1280"] == "no"
-    assert used["avx2"]["conv_t 64->1 4x4/2 at 14x14 (G's last)"] == "yes"
+    used = {table: {line[:42].strip(): line.split()[-1] for line in format_kernels(rows, table).splitlines()[2:]}
+            for table in ("onednn-wider", "same-width")}
+    assert used["onednn-wider"]["linear 128x100->512"] == "no"  # below MIN_FEATURES in every table
+    assert used["onednn-wider"]["linear 128x256->1280"] == "yes" and used["same-width"]["linear 128x256->1280"] == "no"
+    assert used["same-width"]["conv_t 64->1 4x4/2 at 14x14 (G's last)"] == "yes"

@@ -1,6 +1,6 @@
 """Per-layer A/B of gankit's CPU kernels (gankit.accel) against PyTorch's own: forward and backward
 of one layer at the shapes the bundled presets use, the fast path on and off, interleaved, so that
-docs/performance.md shows on each instruction set what `accel.CHOICES` decides."""
+docs/performance.md shows on each machine what `accel.CHOICES` decides."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from ..accel import CHOICES, Conv2d, ConvTranspose2d, Linear, cpu_isa
+from ..accel import CHOICES, Conv2d, ConvTranspose2d, Linear, cpu_isa, kernel_table, mkl_isa
 from ..accel.linear import MIN_FEATURES
 from ..accel.thin_conv import use_product_path
 
@@ -19,14 +19,14 @@ from ..accel.thin_conv import use_product_path
 @dataclass
 class KernelRow:
     layer: str
-    path: str  # the key of accel.CHOICES that switches it
-    eligible: bool  # whether use_cpu_kernels puts this shape on the fast path where its ISA's choice allows
+    path: str  # the path's key in a table of accel.CHOICES (linear, thin_conv)
+    eligible: bool  # whether use_cpu_kernels puts this shape on the fast path where the table allows
     speedup: float  # PyTorch's time over the fast path's, median of interleaved pairs
     spread: tuple[float, float]
 
 
 def _layers() -> list[tuple[str, str, nn.Module, tuple[int, ...], str]]:
-    """(name, CHOICES key, layer, input shape, attribute that switches the fast path)."""
+    """(name, path key in CHOICES' tables, layer, input shape, attribute that switches the fast path)."""
     last = torch.channels_last
     return [
         ("linear 128x100->512", "linear", Linear(100, 512), (128, 100), "onednn"),
@@ -81,11 +81,12 @@ def _kernel_rows(pairs: int, reps: int) -> list[KernelRow]:
     return rows
 
 
-def format_kernels(rows: list[KernelRow], isa: str | None = None) -> str:
-    isa = isa or cpu_isa()
-    lines = [f"kernel choices on oneDNN ISA {isa}: forward + backward of one layer, PyTorch's time over the fast path's",
+def format_kernels(rows: list[KernelRow], table: str | None = None) -> str:
+    table = table or kernel_table()
+    lines = [f"kernel choices with oneDNN ISA {cpu_isa()}, MKL ISA {mkl_isa()} (table {table}): forward + backward "
+             "of one layer, PyTorch's time over the fast path's",
              f"{'layer':<42}{'speed-up':>9}{'range':>12}  {'path':<16}{'used':>5}"]
     for r in rows:
-        used = "yes" if CHOICES[isa][r.path] and r.eligible else "no"
+        used = "yes" if CHOICES[table][r.path] and r.eligible else "no"
         lines.append(f"{r.layer:<42}{r.speedup:>9.2f}{r.spread[0]:>6.2f}-{r.spread[1]:.2f}  {r.path:<16}{used:>5}")
     return "\n".join(lines)
