@@ -30,15 +30,20 @@ def cpu_isa() -> str:
     return "avx512" if capability.startswith("AVX512") and oneDNN_avx512 else "avx2"
 
 
-def cpu_vendor() -> str:
-    """The CPU's vendor string (GenuineIntel, AuthenticAMD, ...), or '' when it cannot be read."""
+def cpuinfo_field(name: str) -> str:
+    """The first `name` field of /proc/cpuinfo (Linux), or '' when there is none to read."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("vendor_id"):
+            if line.startswith(name):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return "GenuineIntel" if "GenuineIntel" in platform.processor() else ""  # Windows names it there
+    return ""
+
+
+def cpu_vendor() -> str:
+    """The CPU's vendor string (GenuineIntel, AuthenticAMD, ...), or '' when it cannot be read."""
+    return cpuinfo_field("vendor_id") or ("GenuineIntel" if "GenuineIntel" in platform.processor() else "")  # Windows names it there
 
 
 def mkl_isa() -> str:
@@ -81,5 +86,5 @@ def use_cpu_kernels(modules: list[nn.Module], linear: bool = True, thin_conv: bo
     return counts
 
 
-__all__ = ["Linear", "Conv2d", "ConvTranspose2d", "use_cpu_kernels", "cpu_isa", "mkl_isa", "cpu_vendor", "kernel_table",
+__all__ = ["Linear", "Conv2d", "ConvTranspose2d", "use_cpu_kernels", "cpu_isa", "mkl_isa", "cpu_vendor", "cpuinfo_field", "kernel_table",
            "CHOICES"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..accel import cpu_isa
+from ..accel import cpu_isa, cpuinfo_field
 from ..errors import UserError
 from ..io import atomic_write_bytes
 
@@ -22,13 +22,7 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def commit() -> str:
