@@ -84,7 +84,8 @@ def test_eval_of_a_run_compares_with_the_examples_it_trained_on(tmp_path):
     from gankit.train.loop import train
     cfg = load_config(str(_points_cfg(tmp_path, steps=10)), ["data.limit=300", "data.held_out=100"])
     run = train(cfg, tmp_path / "run", progress=False)
-    assert main(["eval", str(run.dir), "-n", "200", "--metrics", "fd,memorisation", "--json", str(tmp_path / "own.json")]) == 0
+    assert main(["eval", str(run.dir), "-n", "200", "--metrics", "fd,memorisation",
+                 "--json", str(tmp_path / "own.json")]) == 0
     own = json.loads((tmp_path / "own.json").read_text())
     assert own["n_real"] == 300 and own["memorisation_train"] == 300 and own["against"] == "ring"
     assert main(["eval", str(run.dir), "-n", "200", "--metrics", "fd", "--against", "ring",

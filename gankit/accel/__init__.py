@@ -43,7 +43,9 @@ def cpuinfo_field(name: str) -> str:
 
 def cpu_vendor() -> str:
     """The CPU's vendor string (GenuineIntel, AuthenticAMD, ...), or '' when it cannot be read."""
-    return cpuinfo_field("vendor_id") or ("GenuineIntel" if "GenuineIntel" in platform.processor() else "")  # Windows names it there
+    if vendor := cpuinfo_field("vendor_id"):
+        return vendor
+    return "GenuineIntel" if "GenuineIntel" in platform.processor() else ""  # Windows names it there
 
 
 def mkl_isa() -> str:
@@ -86,5 +88,5 @@ def use_cpu_kernels(modules: list[nn.Module], linear: bool = True, thin_conv: bo
     return counts
 
 
-__all__ = ["Linear", "Conv2d", "ConvTranspose2d", "use_cpu_kernels", "cpu_isa", "mkl_isa", "cpu_vendor", "cpuinfo_field", "kernel_table",
-           "CHOICES"]
+__all__ = ["Linear", "Conv2d", "ConvTranspose2d", "use_cpu_kernels", "cpu_isa", "mkl_isa", "cpu_vendor",
+           "cpuinfo_field", "kernel_table", "CHOICES"]
