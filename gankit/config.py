@@ -398,7 +398,8 @@ def validate(cfg: Config) -> Config:
     for key in ("entropy_weight", "consistency_weight"):
         if getattr(cfg.ssgan, key) > 0 and cfg.ssgan.unlabelled_weight == 0:
             raise UserError(f"config key 'ssgan.{key}': its term is taken on the unlabelled batch, "
-                            "which ssgan.unlabelled_weight=0 (the supervised baseline) does not use")
+                            f"which ssgan.unlabelled_weight=0 (the supervised baseline) does not use: set ssgan.{key}=0 "
+                            "beside it")
     if cfg.ssgan.d_arch not in ("dense", "conv"):
         raise UserError(f"config key 'ssgan.d_arch': must be dense or conv, got {cfg.ssgan.d_arch!r}")
     if not 0.0 <= cfg.ssgan.d_ema < 1.0:

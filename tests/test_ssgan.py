@@ -24,7 +24,8 @@ from gankit.recipes import Batch, build_recipe
 TINY = ["model.g_width=16", "model.d_width=64", "model.z_dim=8", "optim.batch_size=32", "data.limit=1000",
         "data.held_out=200", "data.labelled=50", "train.log_every=10", "train.sample_every=1000",
         "train.checkpoint_every=1000", "train.grid_size=16",
-        "ssgan.d_ema=0"]  # D itself classifies: an average over a few tiny steps would still be near D's start
+        "ssgan.d_ema=0",  # D itself classifies: an average over a few tiny steps would still be near D's start
+        "ssgan.shift=0", "ssgan.consistency_weight=0"]  # the paper's terms alone; the extras are tested one by one
 
 
 # ---- the loss ---------------------------------------------------------------------------------

@@ -10,10 +10,11 @@ batch as the unlabelled one (every training example, labelled or not, as in the 
 G's fakes. G learns by feature matching: || E f(x) - E f(G(z)) ||^2 (ssgan.feature_matching=squared, the
 paper's and the authors' MNIST code's; abs: the mean |.|, their CIFAR-10 and SVHN code's) on D's
 last hidden layer f before its noise (the noise of the layers below it on), for a real batch and
-latents of its own (train.reuse_fake does not apply). Optional terms on the unlabelled batch, off
-by default: ssgan.entropy_weight times the entropy of D's class prediction (entropy minimisation),
-ssgan.consistency_weight times the disagreement of two passes of D with independent noise (the
-Pi-model); ssgan.shift shifts every image D sees by whole pixels. The trained D is the product:
+latents of its own (train.reuse_fake does not apply). Terms beyond the paper, off by default (the
+preset ssgan-mnist turns on the last two): ssgan.entropy_weight times the entropy of D's class
+prediction on the unlabelled batch (entropy minimisation), ssgan.consistency_weight times the
+disagreement of two passes of D over it with independent noise (the Pi-model), and ssgan.shift,
+every image D sees shifted by whole pixels. The trained D is the product:
 `class_probabilities` classifies images (`gankit classify`).
 
 With unlabelled_weight = 0 D is trained on the labelled batch alone and G is left untrained: the
