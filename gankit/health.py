@@ -252,7 +252,8 @@ def check_overfitting(records: list[dict], cfg: Config) -> Check:
         return Check(name, f"loss={cfg.loss}: rt (the sign of D's logit) is no real-or-fake call, and no held-out images "
                            "(data.held_out=0) to measure r_v")
     if not rt:
-        return Check(name, "no rt in the records (a run from before gankit logged it)")
+        return Check(name, f"no rt in the records (recipe {cfg.recipe} does not log it, or the run is from before "
+                           "gankit logged it)")
     # A D that simply wins (early on, as G starts from noise, or a saturated one, its own check) also
     # calls every real real: without held-out images, look past the first quarter of the run, and
     # only where D still lets fakes through (mean D(G(z)) of 0.1 or more, for the probability losses).
