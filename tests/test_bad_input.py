@@ -123,6 +123,20 @@ def test_output_directory_on_a_file_system_that_refuses_folders(capsys):
     assert not Path("/proc/gankit-forbidden").exists()
 
 
+def test_ranks_checking_the_same_new_run_directory_at_once_do_not_collide(tmp_path):
+    """Under torchrun every rank checks --out at the same moment. The check used to create and remove
+    the real folders, so one rank's probe made the other's mkdir fail with "File exists" (a CI run
+    failed so). Many checks at once must all pass and leave the parent as it was."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gankit.train.loop import _check_run_dir
+
+    out = tmp_path / "runs" / "ddp run" / "inner"
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: _check_run_dir(out), range(400)))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_resolution_too_large_for_memory_is_refused_before_allocating(tmp_path, capsys):
     err = _fails(capsys, *_train(tmp_path, "dcgan-mnist", "data.resolution=100000", "--steps", "1"))
     # the set stays uint8 at 28x28; one float batch of 64 at the asked size is what cannot fit

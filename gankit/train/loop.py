@@ -12,7 +12,9 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -445,17 +447,25 @@ def _check_run_dir(out: Path) -> None:
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(f"run directory '{out}' cannot be written ('{existing}' is not a writable folder)")
     # Permissions do not tell everything (root passes every access check, and /proc or a read-only
-    # mount refuse new folders anyway): create the missing folders, then remove them again.
-    created = []
+    # mount refuse new folders anyway): create the missing folders, then remove them again. They are
+    # made inside a private probe folder, because under torchrun every rank checks the same --out at
+    # once, and one rank's probe of the real names made the other's mkdir fail with "File exists".
+    missing = [p for p in (out.absolute(), *out.absolute().parents) if not p.exists()][::-1]
+    if not missing:
+        return
     try:
-        for folder in reversed([p for p in (out.absolute(), *out.absolute().parents) if not p.exists()]):
-            folder.mkdir()
-            created.append(folder)
+        probe = Path(tempfile.mkdtemp(prefix=".gankit-probe-", dir=existing))
+    except OSError as exc:
+        raise UserError(f"run directory '{out}' cannot be created: making '{missing[0]}' failed ({exc.strerror})") from None
+    try:
+        inside = probe
+        for folder in missing:
+            inside = inside / folder.name
+            inside.mkdir()
     except OSError as exc:
         raise UserError(f"run directory '{out}' cannot be created: making '{folder}' failed ({exc.strerror})") from None
     finally:
-        for folder in reversed(created):
-            folder.rmdir()
+        shutil.rmtree(probe, ignore_errors=True)
 
 
 def default_run_dir(cfg: Config) -> Path:
