@@ -172,6 +172,7 @@ class SSGANConfig:
     d_ema: float = 0.0  # decay of an average of D's weights that classifies (gankit classify); 0 = D itself
     entropy_weight: float = 0.0  # weight of the entropy of D's class prediction on the unlabelled batch, minimised (Dai et al. 2017); 0 = off
     consistency_weight: float = 0.0  # weight of the disagreement of two noisy passes of D over the unlabelled batch (Pi-model, Laine & Aila 2017); 0 = off
+    consistency_teacher: str = "pass"  # what D's unlabelled predictions must agree with: pass = a second noisy pass of D, both passes trained (Pi-model) | average = a noisy pass of the average of D's weights (ssgan.d_ema), not trained (Mean Teacher, Tarvainen & Valpola 2017)
     d_arch: str = "dense"  # D's layers: dense = the authors' MNIST D (fully connected, Gaussian noise) | conv = convolutional, shaped like their CIFAR-10 D (model.d_width the first stage's channels)
     shift: int = 0  # every image D sees, in D's step and G's, shifted by up to this many whole pixels each way (DiffAugment's translation); 0 = off
     feature_matching: str = "squared"  # G's loss on D's feature means: squared = mean (m_real - m_fake)^2 (the paper, the authors' MNIST code) | abs = mean |m_real - m_fake| (their CIFAR-10 and SVHN code)
@@ -400,6 +401,12 @@ def validate(cfg: Config) -> Config:
             raise UserError(f"config key 'ssgan.{key}': its term is taken on the unlabelled batch, "
                             f"which ssgan.unlabelled_weight=0 (the supervised baseline) does not use: set ssgan.{key}=0 "
                             "beside it")
+    if cfg.ssgan.consistency_teacher not in ("pass", "average"):
+        raise UserError("config key 'ssgan.consistency_teacher': must be pass or average, "
+                        f"got {cfg.ssgan.consistency_teacher!r}")
+    if cfg.ssgan.consistency_teacher == "average" and cfg.ssgan.d_ema == 0:
+        raise UserError("config key 'ssgan.consistency_teacher': average takes its targets from the average of D's "
+                        "weights, which ssgan.d_ema=0 turns off: set ssgan.d_ema (0.999, as the preset) or use pass")
     if cfg.ssgan.d_arch not in ("dense", "conv"):
         raise UserError(f"config key 'ssgan.d_arch': must be dense or conv, got {cfg.ssgan.d_arch!r}")
     if not 0.0 <= cfg.ssgan.d_ema < 1.0:

@@ -386,3 +386,36 @@ def test_average_of_d_classifies_when_asked(tmp_path):
     assert not any(p.requires_grad for p in recipe.D_ema.parameters())
     with pytest.raises(UserError, match="ssgan.d_ema"):
         load_config("ssgan-mnist", ["ssgan.d_ema=1"])
+
+
+def test_mean_teacher_consistency_targets_the_average_of_d_and_trains_d_only():
+    """consistency_teacher=average: D's unlabelled predictions must agree with the averaged D's, whose
+    weights get no gradient. With noise and shift off both passes are exact, so the term is the
+    by-hand distance between D's and the average's softmax, 0 while the two weights are equal."""
+    torch.manual_seed(0)
+    cfg = load_config("ssgan-mnist", [*TINY, "ssgan.d_ema=0.9", "ssgan.consistency_weight=2",
+                                      "ssgan.consistency_teacher=average", "ssgan.input_noise=0", "ssgan.hidden_noise=0"])
+    recipe = build_recipe(cfg, load_dataset(cfg.data))
+    batch = _batch(recipe)
+    assert recipe.d_backward(batch)["consistency"].item() == pytest.approx(0.0, abs=1e-12)  # the average starts as D
+    with torch.no_grad():
+        for p in recipe.D.parameters():
+            p.mul_(1.5)
+    for module in recipe.modules().values():
+        module.zero_grad(set_to_none=True)
+    stats = recipe.d_backward(batch)
+    with torch.no_grad():
+        expected = consistency_loss(recipe.D(batch.real), recipe.D_ema(batch.real))
+    assert expected > 1e-4
+    torch.testing.assert_close(stats["consistency"], expected)
+    assert stats["loss_d"].item() == pytest.approx((stats["loss_lab"] + stats["loss_unl"] + 2 * expected).item(), rel=1e-5)
+    assert all(p.grad is None for p in recipe.D_ema.parameters())
+    assert all(p.grad is not None for p in recipe.D.parameters())
+
+
+def test_consistency_teacher_is_checked():
+    assert load_config("ssgan-mnist").ssgan.consistency_teacher == "pass"
+    with pytest.raises(UserError, match="ssgan.consistency_teacher.*pass or average"):
+        load_config("ssgan-mnist", ["ssgan.consistency_teacher=teacher"])
+    with pytest.raises(UserError, match="ssgan.consistency_teacher.*ssgan.d_ema=0"):
+        load_config("ssgan-mnist", ["ssgan.consistency_teacher=average", "ssgan.d_ema=0"])

@@ -13,9 +13,10 @@ last hidden layer f before its noise (the noise of the layers below it on), for 
 latents of its own (train.reuse_fake does not apply). Terms beyond the paper, off by default (the
 preset ssgan-mnist turns on the last two): ssgan.entropy_weight times the entropy of D's class
 prediction on the unlabelled batch (entropy minimisation), ssgan.consistency_weight times the
-disagreement of two passes of D over it with independent noise (the Pi-model), and ssgan.shift,
-every image D sees shifted by whole pixels. The trained D is the product:
-`class_probabilities` classifies images (`gankit classify`).
+disagreement of two passes of D over it with independent noise (the Pi-model; with
+ssgan.consistency_teacher=average the second pass is the averaged D's, a target only: Mean
+Teacher), and ssgan.shift, every image D sees shifted by whole pixels. The trained D is the
+product: `class_probabilities` classifies images (`gankit classify`).
 
 With unlabelled_weight = 0 D is trained on the labelled batch alone and G is left untrained: the
 supervised baseline, the same D architecture and loop without the GAN. With ssgan.d_ema > 0 an
@@ -76,7 +77,7 @@ class SSGANRecipe:
                                         self.num_classes, s.input_noise, s.hidden_noise)
         self.shift = s.shift / max(shape[1:])  # as a share of the image's size, as augment.translate takes it
         self.G = SSGANGenerator(self.z_dim, shape, (m.g_width, m.g_width))
-        self.d_ema = s.d_ema
+        self.d_ema, self.consistency_teacher = s.d_ema, s.consistency_teacher
         self.feature_matching = s.feature_matching
         labels = data.labels if data.labels is not None else torch.full((len(data.pixels),), UNLABELLED)
         known = labels != UNLABELLED
@@ -154,8 +155,13 @@ class SSGANRecipe:
                     entropy = class_entropy(unl)
                     loss = loss + self.entropy_weight * entropy
                     stats["entropy"] = entropy.detach()
-                if self.consistency_weight > 0:  # a second pass over the unlabelled batch, D's noise and shifts drawn anew
-                    disagreement = consistency_loss(unl, self.D(self._shifted(batch.real)))
+                if self.consistency_weight > 0:  # a second pass over the unlabelled batch, noise and shifts drawn anew
+                    if self.consistency_teacher == "average":  # the teacher's guess is a target, not trained
+                        with torch.no_grad():
+                            target = self.D_ema(self._shifted(batch.real))
+                    else:
+                        target = self.D(self._shifted(batch.real))
+                    disagreement = consistency_loss(unl, target)
                     loss = loss + self.consistency_weight * disagreement
                     stats["consistency"] = disagreement.detach()
                 stats.update(loss_unl=loss_unl.detach(), d_real=real_probability(unl.detach()).mean(),
